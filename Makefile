@@ -1,0 +1,40 @@
+# Likefeed: `make run` starts everything, `make test` tests everything.
+# Where DATABASE_URL / REDIS_URL are unset, both use an embedded PostgreSQL and Redis (var/).
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint fmt typecheck check clean
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(PY) -m config.run
+
+test: $(STAMP)
+	$(PY) -m config.services $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+# mypy's Django plugin loads the settings, which want the services' URLs (never contacted).
+typecheck: $(STAMP)
+	DATABASE_URL=$${DATABASE_URL:-postgresql://localhost/typecheck} \
+	REDIS_URL=$${REDIS_URL:-redis://localhost/0} $(VENV)/bin/mypy .
+
+check: lint typecheck
+
+fmt: $(STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+clean:
+	rm -rf var/

@@ -1,0 +1,21 @@
+"""ASGI entry point: HTTP through Django, WebSocket ``/ws/`` through Channels."""
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+django_asgi_app = get_asgi_application()  # sets Django up before the consumers are imported
+
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.urls import path  # noqa: E402
+
+from feed.consumers import FeedConsumer  # noqa: E402
+from feed.ws_auth import websocket_guard  # noqa: E402
+
+application = ProtocolTypeRouter(
+    {
+        "http": django_asgi_app,
+        "websocket": websocket_guard(URLRouter([path("ws/", FeedConsumer.as_asgi())])),
+    }
+)

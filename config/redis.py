@@ -1,0 +1,27 @@
+"""The process-wide Redis client (redis-py pools reconnect safely after a fork)."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+
+import redis
+from django.conf import settings
+from redis import asyncio as aioredis
+
+
+@functools.cache
+def get_redis() -> redis.Redis:
+    return redis.Redis.from_url(settings.REDIS_URL, health_check_interval=30)
+
+
+_async_clients: dict[int, aioredis.Redis] = {}
+
+
+def get_async_redis() -> aioredis.Redis:
+    """An asyncio Redis client for the running event loop (one per loop, as pools are)."""
+    loop = asyncio.get_running_loop()
+    client = _async_clients.get(id(loop))
+    if client is None:
+        client = _async_clients[id(loop)] = aioredis.Redis.from_url(settings.REDIS_URL)
+    return client

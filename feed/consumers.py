@@ -1,0 +1,141 @@
+"""The live socket ``/ws/``: relays a user's events, in ``seq`` order, with no gap.
+
+Every ``feed.item`` is first logged in the user's event log (``feed.store``), then published.
+The consumer keeps ``cursor``, the last seq it sent. A published event with the next seq is
+relayed as it is; one further ahead means something was missed, so the log is read from the
+cursor. ``resume`` moves the cursor back to what the client last saw and reads the log,
+so replay and live traffic meet without a gap or a duplicate.
+
+Until the client says where it stands, nothing is relayed: its first message (``resume``
+or ``subscribe``), or a short grace after the handshake, starts delivery, from the seq that
+was current at the handshake when it did not ask for more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from . import store
+from .events import post_group, user_group
+
+START_GRACE_S = 0.5
+MAX_MESSAGE_BYTES = 16 * 1024
+
+
+class FeedConsumer(AsyncWebsocketConsumer):
+    user_id: int
+    cursor: int | None
+    handshake_seq: int
+    posts: set[int]
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close()  # before accept: the handshake is answered 403
+            return
+        self.user_id, self.cursor, self.posts = user.pk, None, set()
+        await self.channel_layer.group_add(user_group(self.user_id), self.channel_name)
+        self.handshake_seq = await store.last_seq(user_id=self.user_id)
+        await self.accept()
+        self._grace = asyncio.create_task(self._start_after_grace())
+
+    async def _start_after_grace(self) -> None:
+        await asyncio.sleep(START_GRACE_S)
+        # Through the layer, so it is handled in turn with every other message.
+        await self.channel_layer.send(self.channel_name, {"type": "live.start"})
+
+    async def disconnect(self, code: int) -> None:
+        if hasattr(self, "_grace"):
+            self._grace.cancel()
+        if hasattr(self, "user_id"):
+            await self.channel_layer.group_discard(user_group(self.user_id), self.channel_name)
+            for post_id in self.posts:
+                await self.channel_layer.group_discard(post_group(post_id), self.channel_name)
+
+    # --- client to server ----------------------------------------------------------------
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if text_data is None or len(text_data) > MAX_MESSAGE_BYTES:
+            await self._error(f"send JSON text messages of at most {MAX_MESSAGE_BYTES} bytes")
+            return
+        try:
+            message = json.loads(text_data)
+        except ValueError:
+            await self._error("not JSON")
+            return
+        kind = message.get("type") if isinstance(message, dict) else None
+        if kind == "resume":
+            await self._resume(message.get("after"))
+        elif kind == "subscribe":
+            await self._subscribe(message.get("posts"))
+        else:
+            await self._error('"type" must be "subscribe" or "resume"')
+
+    async def _resume(self, after: Any) -> None:
+        if not isinstance(after, int) or isinstance(after, bool) or after < 0:
+            await self._error('"after" must be a seq: an integer ≥ 0')
+            return
+        self.cursor = after
+        await self._replay()
+
+    async def _subscribe(self, posts: Any) -> None:
+        limit = settings.WS_MAX_SUBSCRIBED_POSTS
+        if not (isinstance(posts, list) and all(type(p) is int for p in posts)):
+            await self._error('"posts" must be a list of post ids')
+            return
+        if len(posts) > limit:
+            await self._error(f'"posts" may name at most {limit} posts')
+            return
+        wanted = set(posts)
+        for post_id in self.posts - wanted:
+            await self.channel_layer.group_discard(post_group(post_id), self.channel_name)
+        for post_id in wanted - self.posts:
+            await self.channel_layer.group_add(post_group(post_id), self.channel_name)
+        self.posts = wanted
+        await self._start()
+
+    async def _error(self, detail: str) -> None:
+        await self.send(text_data=json.dumps({"type": "error", "detail": detail}))
+
+    # --- server to client (one short handler per event type) ----------------------------
+
+    async def live_start(self, event: dict[str, Any]) -> None:
+        await self._start()
+
+    async def feed_item(self, event: dict[str, Any]) -> None:
+        seq = event["seq"]
+        if self.cursor is None or seq <= self.cursor:
+            return  # not started yet (the log has it), or already sent
+        if seq == self.cursor + 1:
+            self.cursor = seq
+            await self.send(text_data=event["text"])
+        else:
+            await self._replay()  # we missed one: the log has them all, in order
+
+    async def post_likes(self, event: dict[str, Any]) -> None:
+        await self.send(text_data=json.dumps(event))
+
+    async def like_delivered(self, event: dict[str, Any]) -> None:
+        await self.send(text_data=json.dumps(event))
+
+    # --- delivery ---------------------------------------------------------------------------
+
+    async def _start(self) -> None:
+        if self.cursor is None:
+            self.cursor = self.handshake_seq
+            await self._replay()
+
+    async def _replay(self) -> None:
+        assert self.cursor is not None
+        while True:
+            rows = await store.events_after(user_id=self.user_id, after=self.cursor)
+            for seq, text in rows:
+                await self.send(text_data=text)
+                self.cursor = seq
+            if len(rows) < 1000:
+                return

@@ -1,0 +1,218 @@
+"""Fan-out: put an event (a post, a like) into every follower's feed and push it live.
+
+The walk for one like: read the like and its post (ids in, selectors out), publish the
+post's new count to its viewers, then for each chunk of followers (keyset, ascending ids):
+which of them like the post themselves (``liked_by_me``), one Lua call that writes their
+feeds and logs their live events, one pipelined publish to their sockets. A like whose
+liker has more than ``FANOUT_BULK_THRESHOLD`` followers is split by follower-id ranges into
+chunk tasks on the bulk queue (see ``feed.tasks``); the chunk that completes the set marks
+the like fanned out and tells the liker.
+
+Every step is safe to run twice: ``ZADD NX`` adds nothing the second time (and then logs no
+event), the like is marked done only once, and a like or follow that disappeared while its
+items were being written is cleaned up by re-checking after the writes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+
+from likes import outbox
+from likes import selectors as likes_selectors
+from social import selectors as social_selectors
+from social.models import Post, User
+from social.render import iso, post_json, user_ref
+
+from . import events, store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One thing that happened, ready to be written into followers' feeds."""
+
+    item_id: str
+    actor_id: int
+    post_id: int
+    score: float
+    message: tuple[str, str, str]  # feed.item message around its seq, see store
+
+
+def feed_item_json(
+    *, item_id: str, kind: str, actor: User, post: Post, created_at: datetime, liked_by_me: bool
+) -> dict[str, Any]:
+    return {
+        "id": item_id,
+        "kind": kind,
+        "actor": user_ref(actor),
+        "post": post_json(post, liked_by_me=liked_by_me),
+        "created_at": iso(created_at),
+    }
+
+
+def _event(*, item_id: str, kind: str, actor: User, post: Post, created_at: datetime) -> Event:
+    item = feed_item_json(
+        item_id=item_id, kind=kind, actor=actor, post=post, created_at=created_at, liked_by_me=False
+    )
+    return Event(
+        item_id=item_id,
+        actor_id=actor.pk,
+        post_id=post.pk,
+        score=store.score_of(created_at),
+        message=store.feed_item_message_parts(item),
+    )
+
+
+def deliver(event: Event, followers: Iterable[list[int]]) -> list[int]:
+    """Write the event into each chunk of followers' feeds and push it; returns who got it."""
+    reached: list[int] = []
+    for chunk in followers:
+        liked_by = likes_selectors.likers_among(post_id=event.post_id, user_ids=chunk)
+        seqs = store.fanout_write(
+            item_id=event.item_id, score=event.score, message=event.message,
+            followers=chunk, liked_by=liked_by,
+        )  # fmt: skip
+        head, unliked, liked = event.message
+        events.publish(
+            events.feed_item(
+                user_id=uid, seq=seq, text=f"{head}{seq}{liked if uid in liked_by else unliked}"
+            )
+            for uid, seq in zip(chunk, seqs, strict=True)
+            if seq
+        )
+        reached += chunk
+    return reached
+
+
+# --- likes ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LikeFanout:
+    """What a like's fan-out needs to know, read once per task."""
+
+    like_id: int
+    liker_id: int
+    created_at: datetime
+    followers: int
+    event: Event
+
+
+def like_fanout_load(*, like_id: int, followers: int | None = None) -> LikeFanout | None:
+    """Read what the fan-out of a like needs; None when nothing is owed (the like is gone
+    or already fanned out). ``followers`` is passed by chunk tasks, which must not recount."""
+    like = likes_selectors.like_facts(like_id=like_id)
+    if like is None or like.fanned_out:
+        return None
+    post = social_selectors.posts_by_id(post_ids=[like.post_id]).get(like.post_id)
+    actor = social_selectors.users_by_id(user_ids=[like.user_id]).get(like.user_id)
+    if post is None or actor is None:
+        return None
+    event = _event(
+        item_id=store.like_item_id(actor_id=actor.pk, like_id=like.id, post_id=post.pk),
+        kind="like", actor=actor, post=post, created_at=like.created_at,
+    )  # fmt: skip
+    if followers is None:
+        followers = social_selectors.follower_count(user_id=actor.pk)
+    return LikeFanout(like.id, actor.pk, like.created_at, followers, event)
+
+
+def like_count_publish(*, post_id: int) -> None:
+    """Tell the post's viewers its current count (read now, so it is the latest truth)."""
+    like_count = social_selectors.like_count_of(post_id=post_id)
+    if like_count is not None:
+        events.publish([events.post_likes(post_id=post_id, like_count=like_count)])
+
+
+def like_fanout_ranges(plan: LikeFanout) -> list[tuple[int, int]]:
+    """Follower-id ranges (after, upto] for chunk tasks; [] when the fan-out stays inline."""
+    if plan.followers <= settings.FANOUT_BULK_THRESHOLD:
+        return []
+    bounds = social_selectors.follower_id_boundaries(
+        user_id=plan.liker_id, every=settings.FANOUT_BULK_CHUNK
+    )
+    return list(zip([0, *bounds[:-1]], bounds, strict=True))
+
+
+def like_fanout_range(plan: LikeFanout, *, after: int, upto: int | None) -> None:
+    """Deliver a like to the liker's followers with ids in (after, upto]."""
+    reached = deliver(
+        plan.event,
+        social_selectors.follower_ids(
+            user_id=plan.liker_id, chunk_size=settings.FANOUT_CHUNK_SIZE, after=after, upto=upto
+        ),
+    )
+    # Unliked while we wrote? The unlike's own task may already have run: clean up here.
+    if reached and not likes_selectors.like_exists(like_id=plan.like_id):
+        store.feed_remove(item_ids=[plan.event.item_id], user_ids=reached)
+
+
+def like_fanout_complete(plan: LikeFanout) -> None:
+    """Mark the like fanned out (once) and tell the liker how long it took."""
+    if outbox.like_mark_fanned_out(like_id=plan.like_id):
+        ms = (timezone.now() - plan.created_at).total_seconds() * 1000.0
+        events.publish([
+            events.like_delivered(
+                liker_id=plan.liker_id, post_id=plan.event.post_id, followers=plan.followers, ms=ms
+            )
+        ])  # fmt: skip
+
+
+def like_unfanout(*, like_id: int, liker_id: int, post_id: int) -> None:
+    """Remove an unliked like's item from the liker's followers' feeds; publish the count."""
+    item_id = store.like_item_id(actor_id=liker_id, like_id=like_id, post_id=post_id)
+    for chunk in social_selectors.follower_ids(
+        user_id=liker_id, chunk_size=settings.FANOUT_CHUNK_SIZE
+    ):
+        store.feed_remove(item_ids=[item_id], user_ids=chunk)
+    like_count_publish(post_id=post_id)
+
+
+# --- posts and follows ------------------------------------------------------------------------
+
+
+def post_fanout(*, post_id: int) -> None:
+    post = social_selectors.posts_by_id(post_ids=[post_id]).get(post_id)
+    if post is None:
+        return
+    event = _event(
+        item_id=store.post_item_id(author_id=post.author_id, post_id=post.pk),
+        kind="post", actor=post.author, post=post, created_at=post.created_at,
+    )  # fmt: skip
+    deliver(
+        event,
+        social_selectors.follower_ids(
+            user_id=post.author_id, chunk_size=settings.FANOUT_CHUNK_SIZE
+        ),
+    )
+
+
+def follow_backfill(*, follower_id: int, followee_id: int) -> None:
+    """A new follow brings the followee's recent posts into the follower's feed (no live
+    events: they are old news), unless the follow was undone meanwhile."""
+    recent = social_selectors.posts_recent(
+        author_id=followee_id, limit=settings.FOLLOW_BACKFILL_POSTS
+    )
+    store.feed_add_quietly(
+        user_id=follower_id,
+        items=[
+            (store.post_item_id(author_id=followee_id, post_id=pid), store.score_of(created))
+            for pid, created in recent
+        ],
+    )
+    if not social_selectors.follow_exists(follower_id=follower_id, followee_id=followee_id):
+        store.feed_remove_actor(user_id=follower_id, actor_id=followee_id)
+
+
+def follow_undo(*, follower_id: int, followee_id: int) -> None:
+    """An unfollow removes everything the followee put into the follower's feed."""
+    if not social_selectors.follow_exists(follower_id=follower_id, followee_id=followee_id):
+        store.feed_remove_actor(user_id=follower_id, actor_id=followee_id)

@@ -1,0 +1,55 @@
+"""``manage.py seed_demo``: a few users who follow each other, posts and likes.
+
+Goes through the services, so the demo's feeds are filled by the real fan-out once the
+workers run. Idempotent: does nothing when the demo users exist.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from feed import services as feed_services
+from likes import services as likes_services
+from social import services as social_services
+from social.models import User
+
+DEMO_PASSWORD = "likefeed-demo"
+DEMO_USERS = ["alice", "bob", "carol", "dave"]
+DEMO_POSTS = {
+    "alice": ["Hello, Likefeed! ❤ the first post.", "Fan-out on write: one Lua call per chunk."],
+    "bob": ["Celery queues by task length: short ones never wait behind long ones."],
+    "carol": ["Watching my feed update live over a WebSocket."],
+    "dave": ["Load-testing the like endpoint later today."],
+}
+
+
+class Command(BaseCommand):
+    help = "Create the demo users (password: likefeed-demo), follows, posts and likes."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if User.objects.filter(username=DEMO_USERS[0]).exists():
+            self.stdout.write("demo already seeded")
+        else:
+            self._seed()
+        self.stdout.write(f"demo logins: {', '.join(DEMO_USERS)} (password: {DEMO_PASSWORD})")
+
+    def _seed(self) -> None:
+        users = {
+            name: social_services.user_create(username=name, password=DEMO_PASSWORD)[0]
+            for name in DEMO_USERS
+        }
+        for name, user in users.items():
+            for other_name, other in users.items():
+                if other_name != name and not (name == "dave" and other_name == "carol"):
+                    feed_services.follow(follower=user, followee=other)
+        posts = [
+            feed_services.post_publish(author=users[name], body=body)
+            for name, bodies in DEMO_POSTS.items()
+            for body in bodies
+        ]
+        for i, post in enumerate(posts):
+            for j, user in enumerate(users.values()):
+                if user.pk != post.author_id and (i + j) % 2 == 0:
+                    likes_services.like_create(user_id=user.pk, post_id=post.pk)

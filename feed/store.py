@@ -1,0 +1,262 @@
+"""The feed store: the only module that knows Likefeed's Redis key layout.
+
+Per user ``u`` (``P`` is ``settings.REDIS_PREFIX``):
+
+- ``P:feed:u``   sorted set, the home feed. Member = the feed item's stable id, score = the
+  event's time in epoch milliseconds. Trimmed to ``FEED_MAX_ITEMS``; ``ZADD NX`` makes a
+  re-run fan-out add nothing.
+- ``P:seq:u``    integer, the last ``seq`` given to a live event of this user.
+- ``P:events:u`` stream of this user's live events, entry id ``<seq>-0``, field ``m`` = the
+  JSON message as sent on the socket. Bounded in length and age; ``resume`` reads it.
+
+Item ids carry what removing them needs: ``post:<author>:<post>`` and
+``like:<actor>:<like>:<post>``, so unfollow can drop an actor's items without a lookup and
+unlike can name its item exactly.
+
+Writes for many users happen inside Redis (one Lua script call per chunk of followers):
+DESIGN.md measured ≈590,000 entries/s that way against ≈170,000/s for pipelined ZADDs.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from redis.commands.core import Script
+
+from config.redis import get_async_redis, get_redis
+
+
+def _key(kind: str, user_id: int) -> str:
+    return f"{settings.REDIS_PREFIX}:{kind}:{user_id}"
+
+
+def feed_key(user_id: int) -> str:
+    return _key("feed", user_id)
+
+
+def events_key(user_id: int) -> str:
+    return _key("events", user_id)
+
+
+def seq_key(user_id: int) -> str:
+    return _key("seq", user_id)
+
+
+def post_item_id(*, author_id: int, post_id: int) -> str:
+    return f"post:{author_id}:{post_id}"
+
+
+def like_item_id(*, actor_id: int, like_id: int, post_id: int) -> str:
+    return f"like:{actor_id}:{like_id}:{post_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class ItemRef:
+    """What an item id says: its kind, who acted, the post, and the like (for likes)."""
+
+    id: str
+    kind: str
+    actor_id: int
+    post_id: int
+    like_id: int | None
+    score: str
+
+    @classmethod
+    def parse(cls, item_id: str, score: str) -> ItemRef:
+        parts = item_id.split(":")
+        if parts[0] == "post":
+            return cls(item_id, "post", int(parts[1]), int(parts[2]), None, score)
+        return cls(item_id, "like", int(parts[1]), int(parts[3]), int(parts[2]), score)
+
+
+def score_of(moment: datetime) -> float:
+    return moment.timestamp() * 1000.0
+
+
+# KEYS: per follower (feed, seq, events). ARGV: item id, score, max items, log length,
+# log ttl, message head (JSON up to the seq), the two message tails (item with
+# liked_by_me false / true), then per follower "0" or "1" choosing the tail.
+# Returns per follower the new seq, or 0 where the feed already held the item (a re-run).
+_FANOUT_LUA = """
+local member, score = ARGV[1], ARGV[2]
+local max_items, log_len, log_ttl = tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
+local head, tails = ARGV[6], {ARGV[7], ARGV[8]}
+local seqs = {}
+for i = 1, #KEYS / 3 do
+    local feed, seqk, events = KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i]
+    if redis.call('ZADD', feed, 'NX', score, member) == 1 then
+        redis.call('ZREMRANGEBYRANK', feed, 0, -(max_items + 1))
+        local seq = redis.call('INCR', seqk)
+        redis.call('XADD', events, 'MAXLEN', '~', log_len, seq .. '-0',
+                   'm', head .. seq .. tails[tonumber(ARGV[8 + i]) + 1])
+        redis.call('EXPIRE', events, log_ttl)
+        seqs[i] = seq
+    else
+        seqs[i] = 0
+    end
+end
+return seqs
+"""
+
+# KEYS: feeds. ARGV: item ids to remove from each.
+_REMOVE_LUA = """
+for i = 1, #KEYS do
+    redis.call('ZREM', KEYS[i], unpack(ARGV))
+end
+return #KEYS
+"""
+
+# KEYS[1]: one feed. ARGV[1]: actor id. Removes every item that actor caused.
+_REMOVE_ACTOR_LUA = """
+local prefixes = {'post:' .. ARGV[1] .. ':', 'like:' .. ARGV[1] .. ':'}
+local removed = 0
+for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+    for _, prefix in ipairs(prefixes) do
+        if string.sub(member, 1, #prefix) == prefix then
+            removed = removed + redis.call('ZREM', KEYS[1], member)
+        end
+    end
+end
+return removed
+"""
+
+_scripts: dict[str, Script] = {}
+
+
+def _script(source: str) -> Script:
+    if source not in _scripts:
+        _scripts[source] = get_redis().register_script(source)
+    return _scripts[source]
+
+
+def feed_item_message_parts(item: dict[str, Any]) -> tuple[str, str, str]:
+    """Split a ``feed.item`` message around its seq, once per fan-out, for both liked states.
+
+    The message differs per follower only in ``seq`` and ``item.post.liked_by_me``; Redis
+    splices them in, so Python serialises the item twice per fan-out, not once per follower.
+    """
+    import json
+
+    head = '{"type":"feed.item","seq":'
+    tails = []
+    for liked in (False, True):
+        variant = {**item, "post": {**item["post"], "liked_by_me": liked}}
+        tails.append(',"item":' + json.dumps(variant, separators=(",", ":")) + "}")
+    return head, tails[0], tails[1]
+
+
+def fanout_write(
+    *,
+    item_id: str,
+    score: float,
+    message: tuple[str, str, str],
+    followers: Sequence[int],
+    liked_by: set[int],
+) -> list[int]:
+    """Add one item to each follower's feed and log a live event; returns each new seq (0:
+    the feed already had it, nothing logged)."""
+    if not followers:
+        return []
+    keys: list[str] = []
+    for uid in followers:
+        keys += (feed_key(uid), seq_key(uid), events_key(uid))
+    head, tail_unliked, tail_liked = message
+    argv: list[Any] = [
+        item_id, repr(score), settings.FEED_MAX_ITEMS, settings.FEED_EVENT_LOG_LENGTH,
+        settings.FEED_EVENT_LOG_TTL_S, head, tail_unliked, tail_liked,
+    ]  # fmt: skip
+    argv += ["1" if uid in liked_by else "0" for uid in followers]
+    return [int(s) for s in _script(_FANOUT_LUA)(keys=keys, args=argv)]
+
+
+def feed_add_quietly(*, user_id: int, items: Iterable[tuple[str, float]]) -> None:
+    """Add items to one feed without live events (a follow's backfill of older posts)."""
+    mapping = {item_id: score for item_id, score in items}
+    if mapping:
+        pipe = get_redis().pipeline()
+        pipe.zadd(feed_key(user_id), mapping, nx=True)
+        pipe.zremrangebyrank(feed_key(user_id), 0, -(settings.FEED_MAX_ITEMS + 1))
+        pipe.execute()
+
+
+def feed_remove(*, item_ids: Sequence[str], user_ids: Sequence[int]) -> None:
+    if item_ids and user_ids:
+        _script(_REMOVE_LUA)(keys=[feed_key(u) for u in user_ids], args=list(item_ids))
+
+
+def feed_remove_actor(*, user_id: int, actor_id: int) -> int:
+    return int(_script(_REMOVE_ACTOR_LUA)(keys=[feed_key(user_id)], args=[actor_id]))
+
+
+def feed_page(*, user_id: int, limit: int, before: str | None) -> tuple[list[ItemRef], str | None]:
+    """Newest first, strictly older than the cursor; returns the refs and the next cursor."""
+    r = get_redis()
+    if before is None:
+        rows = r.zrevrange(feed_key(user_id), 0, limit, withscores=True, score_cast_func=bytes)
+        refs = [ItemRef.parse(m.decode(), s.decode()) for m, s in rows]
+    else:
+        score, member = decode_cursor(before)
+        # Items of the cursor's own score (ties) come in reverse member order; skip the ones
+        # at or above the cursor's member, then take limit + 1 to know if there is more.
+        rows = r.zrevrangebyscore(
+            feed_key(user_id), score, "-inf", start=0, num=limit + 64,
+            withscores=True, score_cast_func=bytes,
+        )  # fmt: skip
+        refs = [
+            ItemRef.parse(m.decode(), s.decode())
+            for m, s in rows
+            if not (s.decode() == score and m.decode() >= member)
+        ][: limit + 1]
+    more = len(refs) > limit
+    refs = refs[:limit]
+    return refs, (encode_cursor(refs[-1]) if more and refs else None)
+
+
+class BadCursor(ValueError):
+    pass
+
+
+def encode_cursor(ref: ItemRef) -> str:
+    return base64.urlsafe_b64encode(f"{ref.score}|{ref.id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[str, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        score, member = raw.split("|", 1)
+        float(score)
+        ItemRef.parse(member, score)
+    except (binascii.Error, UnicodeDecodeError, ValueError, IndexError) as exc:
+        raise BadCursor(cursor) from exc
+    return score, member
+
+
+async def events_after(*, user_id: int, after: int, count: int = 1000) -> list[tuple[int, str]]:
+    """Kept live events with seq > after, oldest first: (seq, JSON message as sent)."""
+    rows = await get_async_redis().xrange(
+        events_key(user_id), min=f"({after}-0", max="+", count=count
+    )
+    return [(int(entry_id.split(b"-")[0]), fields[b"m"].decode()) for entry_id, fields in rows]
+
+
+async def last_seq(*, user_id: int) -> int:
+    value = await get_async_redis().get(seq_key(user_id))
+    return int(value) if value else 0
+
+
+def chunk_done(*, job: str, index: int, total: int) -> bool:
+    """Record that chunk ``index`` of a split job is done; True for the call that completes
+    the job (exactly once, even when a chunk task runs twice)."""
+    key = f"{settings.REDIS_PREFIX}:job:{job}"
+    pipe = get_redis().pipeline()
+    pipe.sadd(key, index)
+    pipe.scard(key)
+    pipe.expire(key, 24 * 3600)
+    added, done, _ = pipe.execute()
+    return bool(added) and int(done) == total

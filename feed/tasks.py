@@ -1,0 +1,60 @@
+"""Celery tasks: the fan-out's interface. They take ids, call ``feed.fanout``, and are safe
+to run twice. Nobody reads their results (``ignore_result`` is the project default).
+
+Routing (``CELERY_TASK_ROUTES`` in settings): everything runs on the ``fanout`` queue except
+``fanout_chunk``, which goes to ``fanout_bulk``, served by its own worker with prefetch 1 and
+late acks, so a celebrity's million-follower like never sits in front of ordinary ones.
+"""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from . import fanout
+
+
+@shared_task(ignore_result=True)
+def fanout_like(like_id: int) -> None:
+    plan = fanout.like_fanout_load(like_id=like_id)
+    if plan is None:
+        return
+    fanout.like_count_publish(post_id=plan.event.post_id)
+    ranges = fanout.like_fanout_ranges(plan)
+    if not ranges:
+        fanout.like_fanout_range(plan, after=0, upto=None)
+        fanout.like_fanout_complete(plan)
+        return
+    for index, (after, upto) in enumerate(ranges):
+        fanout_chunk.delay(like_id, plan.followers, index, len(ranges), after, upto)
+
+
+@shared_task(ignore_result=True, acks_late=True, reject_on_worker_lost=True)
+def fanout_chunk(
+    like_id: int, followers: int, index: int, total: int, after: int, upto: int
+) -> None:
+    plan = fanout.like_fanout_load(like_id=like_id, followers=followers)
+    if plan is None:
+        return
+    fanout.like_fanout_range(plan, after=after, upto=upto)
+    if fanout.store.chunk_done(job=f"like:{like_id}", index=index, total=total):
+        fanout.like_fanout_complete(plan)
+
+
+@shared_task(ignore_result=True)
+def unfanout_like(like_id: int, liker_id: int, post_id: int) -> None:
+    fanout.like_unfanout(like_id=like_id, liker_id=liker_id, post_id=post_id)
+
+
+@shared_task(ignore_result=True)
+def fanout_post(post_id: int) -> None:
+    fanout.post_fanout(post_id=post_id)
+
+
+@shared_task(ignore_result=True)
+def follow_backfill(follower_id: int, followee_id: int) -> None:
+    fanout.follow_backfill(follower_id=follower_id, followee_id=followee_id)
+
+
+@shared_task(ignore_result=True)
+def follow_undo(follower_id: int, followee_id: int) -> None:
+    fanout.follow_undo(follower_id=follower_id, followee_id=followee_id)

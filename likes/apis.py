@@ -1,0 +1,25 @@
+"""The like endpoint: the hot path. One SQL statement per request (see likes.services)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from drf_spectacular.utils import extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.api import ERRORS
+
+from . import services
+from .serializers import LikeStateOut
+
+
+class LikeApi(APIView):
+    @extend_schema(request=None, responses={200: LikeStateOut, **ERRORS}, tags=["likes"])
+    def post(self, request: Request, post_id: int) -> Response:
+        return Response(asdict(services.like_create(user_id=request.user.pk, post_id=post_id)))
+
+    @extend_schema(request=None, responses={200: LikeStateOut, **ERRORS}, tags=["likes"])
+    def delete(self, request: Request, post_id: int) -> Response:
+        return Response(asdict(services.like_delete(user_id=request.user.pk, post_id=post_id)))

@@ -1,0 +1,33 @@
+"""A like: the unique (user, post) row is the truth; Post.like_count is its running total."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from social.models import Post, User
+
+
+class Like(models.Model):
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="likes")
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="likes")
+    created_at = models.DateTimeField()
+    # The like is also the fan-out's outbox: NULL until every follower's feed holds it.
+    fanned_out_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "likes_like"
+        constraints = [
+            models.UniqueConstraint(fields=["user", "post"], name="like_unique_user_post")
+        ]
+        indexes = [
+            # "likes owed a fan-out", oldest first, stays small: only unfinished rows.
+            models.Index(
+                fields=["created_at"],
+                name="like_fanout_owed_idx",
+                condition=models.Q(fanned_out_at__isnull=True),
+            ),
+            models.Index(fields=["post", "user"], name="like_post_user_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} ♥ {self.post_id}"

@@ -1,0 +1,33 @@
+"""A like is its own outbox: ``fanned_out_at IS NULL`` means a fan-out is still owed.
+
+The fan-out marks the like done once every follower's feed holds it; the sweeper re-queues
+likes owed for longer than a bound (a task lost to a broker outage or a crashed worker).
+This module writes only that one column, and imports nothing from ``feed``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db.models import F
+from django.utils import timezone
+
+from .models import Like
+
+
+def like_mark_fanned_out(*, like_id: int) -> bool:
+    """Mark a like's fan-out complete; False when it was already marked (or is gone)."""
+    return bool(
+        Like.objects.filter(pk=like_id, fanned_out_at__isnull=True).update(
+            fanned_out_at=timezone.now()
+        )
+    )
+
+
+def likes_owed(*, older_than: timedelta, limit: int = 1000) -> list[int]:
+    """Ids of likes whose fan-out is owed for longer than ``older_than``, oldest first."""
+    cutoff = timezone.now() - older_than
+    rows = Like.objects.filter(fanned_out_at__isnull=True, created_at__lt=cutoff).order_by(
+        F("created_at")
+    )
+    return list(rows.values_list("pk", flat=True)[:limit])

@@ -1,0 +1,57 @@
+"""Reads of likes, for the API and for the fan-out (which gets ids and calls these)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from .models import Like
+
+
+@dataclass(frozen=True, slots=True)
+class LikeFacts:
+    id: int
+    user_id: int
+    post_id: int
+    created_at: datetime
+    fanned_out: bool
+
+
+def like_facts(*, like_id: int) -> LikeFacts | None:
+    row = (
+        Like.objects.filter(pk=like_id)
+        .values_list("pk", "user_id", "post_id", "created_at", "fanned_out_at")
+        .first()
+    )
+    if row is None:
+        return None
+    return LikeFacts(row[0], row[1], row[2], row[3], row[4] is not None)
+
+
+def like_exists(*, like_id: int) -> bool:
+    return Like.objects.filter(pk=like_id).exists()
+
+
+def like_times(*, like_ids: Iterable[int]) -> dict[int, datetime]:
+    """When each of these likes was made; likes that no longer exist are absent."""
+    return dict(Like.objects.filter(pk__in=set(like_ids)).values_list("pk", "created_at"))
+
+
+def posts_liked_by(*, user_id: int, post_ids: Iterable[int]) -> set[int]:
+    """Which of these posts the user likes (``liked_by_me``), in one query."""
+    ids = set(post_ids)
+    if not ids:
+        return set()
+    return set(
+        Like.objects.filter(user_id=user_id, post_id__in=ids).values_list("post_id", flat=True)
+    )
+
+
+def likers_among(*, post_id: int, user_ids: Iterable[int]) -> set[int]:
+    """Which of these users like the post (``liked_by_me`` for a chunk of followers)."""
+    return set(
+        Like.objects.filter(post_id=post_id, user_id__in=list(user_ids)).values_list(
+            "user_id", flat=True
+        )
+    )

@@ -1,0 +1,93 @@
+"""The like hot path: one SQL statement stores (or removes) the row and moves the counter.
+
+``like_create`` and ``like_delete`` are idempotent under any concurrency: the unique
+``(user, post)`` row decides, and the counter moves only when a row was really inserted or
+deleted, in the same statement (so in the same transaction). A fan-out task is queued only
+after commit, and only when something changed.
+
+Why raw SQL: the textbook ``get_or_create`` + ``F()`` update costs 3-5 round trips and ~2.4 ms
+here; this statement is one round trip (~0.5 ms). See DESIGN.md, "Figures measured here".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import connection, transaction
+
+from config.exceptions import NotFound
+from feed import tasks as feed_tasks
+
+
+@dataclass(frozen=True, slots=True)
+class LikeState:
+    post_id: int
+    liked: bool
+    like_count: int
+
+
+# Insert the row when the post exists and the pair is new; bump the counter only if a row
+# went in. When nothing changed, the count is read with FOR KEY SHARE: that follows the
+# row's update chain, so a duplicate that waited on a concurrent like of the same pair sees
+# the count including it (a plain read would return the statement snapshot's older value).
+_LIKE_SQL = """
+WITH ins AS (
+    INSERT INTO likes_like (user_id, post_id, created_at)
+    SELECT %(user)s, p.id, now() FROM social_post p WHERE p.id = %(post)s
+    ON CONFLICT (user_id, post_id) DO NOTHING
+    RETURNING id
+), upd AS (
+    UPDATE social_post SET like_count = like_count + 1
+    WHERE id = %(post)s AND EXISTS (SELECT 1 FROM ins)
+    RETURNING like_count
+)
+SELECT (SELECT id FROM ins),
+       COALESCE((SELECT like_count FROM upd),
+                (SELECT like_count FROM social_post WHERE id = %(post)s FOR KEY SHARE))
+"""
+
+_UNLIKE_SQL = """
+WITH del AS (
+    DELETE FROM likes_like WHERE user_id = %(user)s AND post_id = %(post)s
+    RETURNING id
+), upd AS (
+    UPDATE social_post SET like_count = like_count - 1
+    WHERE id = %(post)s AND EXISTS (SELECT 1 FROM del)
+    RETURNING like_count
+)
+SELECT (SELECT id FROM del),
+       COALESCE((SELECT like_count FROM upd),
+                (SELECT like_count FROM social_post WHERE id = %(post)s FOR KEY SHARE))
+"""
+
+
+def _run(sql: str, *, user_id: int, post_id: int) -> tuple[int | None, int]:
+    """Run one like/unlike statement: (id of the row inserted/deleted or None, new count)."""
+    # One statement is one transaction under autocommit: no BEGIN/COMMIT round trips. Inside
+    # an outer atomic block it simply joins it, and on_commit below waits for that commit.
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"user": user_id, "post": post_id})
+        like_id, like_count = cursor.fetchone()
+    if like_count is None:
+        raise NotFound(f"post {post_id} does not exist")
+    return like_id, like_count
+
+
+def like_create(*, user_id: int, post_id: int) -> LikeState:
+    """Like a post. Idempotent: liking again changes nothing and answers the same."""
+    like_id, like_count = _run(_LIKE_SQL, user_id=user_id, post_id=post_id)
+    if like_id is not None:
+        # robust: the like is stored and is its own outbox (fanned_out_at IS NULL), so a
+        # broker hiccup here is logged and swept up later rather than turned into a 500.
+        transaction.on_commit(lambda: feed_tasks.fanout_like.delay(like_id), robust=True)
+    return LikeState(post_id=post_id, liked=True, like_count=like_count)
+
+
+def like_delete(*, user_id: int, post_id: int) -> LikeState:
+    """Take a like back. Idempotent; a task removes its feed items after commit."""
+    like_id, like_count = _run(_UNLIKE_SQL, user_id=user_id, post_id=post_id)
+    if like_id is not None:
+        transaction.on_commit(
+            lambda: feed_tasks.unfanout_like.delay(like_id, user_id, post_id), robust=True
+        )
+    return LikeState(post_id=post_id, liked=False, like_count=like_count)

@@ -1,0 +1,91 @@
+"""HTTP API for accounts, profiles and reading posts. Thin: validate, call, shape."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from django.contrib.auth import authenticate, login, logout
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.api import ERRORS, validated
+from config.exceptions import Invalid
+
+from . import selectors, services
+from .serializers import (
+    AuthOut,
+    CredentialsIn,
+    MeOut,
+    ProfileListOut,
+    ProfileOut,
+)
+
+
+class RegisterApi(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes: list[type] = []
+
+    @extend_schema(request=CredentialsIn, responses={201: AuthOut, **ERRORS}, tags=["auth"])
+    def post(self, request: Request) -> Response:
+        data = validated(CredentialsIn, request)
+        user, token = services.user_create(username=data["username"], password=data["password"])
+        return Response({"id": user.pk, "username": user.username, "token": token}, status=201)
+
+
+class LoginApi(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes: list[type] = []
+
+    @extend_schema(request=CredentialsIn, responses={200: AuthOut, **ERRORS}, tags=["auth"])
+    def post(self, request: Request) -> Response:
+        data = validated(CredentialsIn, request)
+        user = authenticate(request._request, username=data["username"], password=data["password"])
+        if user is None:
+            raise Invalid("wrong username or password")
+        login(request._request, user)
+        token = services.user_token(user=user)
+        return Response({"id": user.pk, "username": user.username, "token": token})
+
+
+class LogoutApi(APIView):
+    @extend_schema(request=None, responses={204: None, **ERRORS}, tags=["auth"])
+    def post(self, request: Request) -> Response:
+        logout(request._request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeApi(APIView):
+    @extend_schema(responses={200: MeOut, **ERRORS}, tags=["auth"])
+    def get(self, request: Request) -> Response:
+        profile = asdict(selectors.user_profile(user=request.user, viewer_id=None))
+        del profile["is_following"]
+        return Response(profile)
+
+
+class UserApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses={200: ProfileOut, **ERRORS}, tags=["social"])
+    def get(self, request: Request, username: str) -> Response:
+        user = selectors.user_get(username=username)
+        viewer_id = request.user.pk if request.user.is_authenticated else None
+        profile = asdict(selectors.user_profile(user=user, viewer_id=viewer_id))
+        profile["is_following"] = bool(profile["is_following"])
+        return Response(profile)
+
+
+class UserSuggestionsApi(APIView):
+    """Who to follow: the most-followed accounts the viewer does not follow yet."""
+
+    @extend_schema(
+        parameters=[OpenApiParameter("suggested", int, description="1: who to follow")],
+        responses={200: ProfileListOut, **ERRORS},
+        tags=["social"],
+    )
+    def get(self, request: Request) -> Response:
+        profiles = selectors.users_suggested(viewer_id=request.user.pk)
+        return Response({"items": [asdict(p) for p in profiles]})

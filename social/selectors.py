@@ -1,0 +1,134 @@
+"""Reads of the social graph and posts. Selectors return data and change nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Count, Exists, OuterRef, Q
+
+from config.exceptions import NotFound
+
+from .models import Follow, Post, User
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    id: int
+    username: str
+    followers_count: int
+    following_count: int
+    is_following: bool | None  # None when nobody is looking
+
+
+def user_get(*, username: str) -> User:
+    try:
+        return User.objects.get(username=username)
+    except User.DoesNotExist:
+        raise NotFound(f"no user named {username!r}") from None
+
+
+def user_profile(*, user: User, viewer_id: int | None) -> Profile:
+    counts = Follow.objects.aggregate(
+        followers=Count("id", filter=Q(followee_id=user.pk)),
+        following=Count("id", filter=Q(follower_id=user.pk)),
+    )
+    is_following = (
+        Follow.objects.filter(follower_id=viewer_id, followee_id=user.pk).exists()
+        if viewer_id is not None
+        else None
+    )
+    return Profile(user.pk, user.username, counts["followers"], counts["following"], is_following)
+
+
+def users_suggested(*, viewer_id: int, limit: int = 10) -> list[Profile]:
+    """Most-followed accounts the viewer does not follow yet ("who to follow")."""
+    users = (
+        User.objects.exclude(pk=viewer_id)
+        .filter(is_active=True)
+        .annotate(
+            n_followers=Count("follower_set", distinct=True),
+            n_following=Count("following_set", distinct=True),
+            followed=Exists(Follow.objects.filter(follower_id=viewer_id, followee=OuterRef("pk"))),
+        )
+        .filter(followed=False)
+        .order_by("-n_followers", "username")[:limit]
+    )
+    return [Profile(u.pk, u.username, u.n_followers, u.n_following, False) for u in users]
+
+
+def follow_exists(*, follower_id: int, followee_id: int) -> bool:
+    return Follow.objects.filter(follower_id=follower_id, followee_id=followee_id).exists()
+
+
+def follower_count(*, user_id: int) -> int:
+    return Follow.objects.filter(followee_id=user_id).count()
+
+
+def follower_ids(
+    *, user_id: int, chunk_size: int, after: int = 0, upto: int | None = None
+) -> Iterator[list[int]]:
+    """A user's follower ids in ascending chunks, by keyset (no OFFSET), within (after, upto]."""
+    while True:
+        rows = Follow.objects.filter(followee_id=user_id, follower_id__gt=after)
+        if upto is not None:
+            rows = rows.filter(follower_id__lte=upto)
+        chunk = list(
+            rows.order_by("follower_id").values_list("follower_id", flat=True)[:chunk_size]
+        )
+        if not chunk:
+            return
+        yield chunk
+        if len(chunk) < chunk_size:
+            return
+        after = chunk[-1]
+
+
+def follower_id_boundaries(*, user_id: int, every: int) -> list[int]:
+    """Follower ids that cut a user's followers into runs of ``every`` (ascending): the last
+    id of each run, so run k is (boundaries[k-1], boundaries[k]]."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT follower_id FROM (
+                SELECT follower_id, row_number() OVER (ORDER BY follower_id) AS n
+                FROM social_follow WHERE followee_id = %s
+            ) numbered WHERE n %% %s = 0
+            """,
+            [user_id, every],
+        )
+        bounds = [row[0] for row in cursor.fetchall()]
+        cursor.execute(
+            "SELECT max(follower_id) FROM social_follow WHERE followee_id = %s", [user_id]
+        )
+        last = cursor.fetchone()[0]
+    if last is not None and (not bounds or bounds[-1] != last):
+        bounds.append(last)
+    return bounds
+
+
+def post_get(*, post_id: int) -> Post:
+    try:
+        return Post.objects.select_related("author").get(pk=post_id)
+    except Post.DoesNotExist:
+        raise NotFound(f"post {post_id} does not exist") from None
+
+
+def posts_by_id(*, post_ids: Iterable[int]) -> dict[int, Post]:
+    return {p.pk: p for p in Post.objects.select_related("author").filter(pk__in=set(post_ids))}
+
+
+def users_by_id(*, user_ids: Iterable[int]) -> dict[int, User]:
+    return {u.pk: u for u in User.objects.filter(pk__in=set(user_ids)).only("id", "username")}
+
+
+def posts_recent(*, author_id: int, limit: int) -> list[tuple[int, datetime]]:
+    rows = Post.objects.filter(author_id=author_id).order_by("-created_at")[:limit]
+    return list(rows.values_list("pk", "created_at"))
+
+
+def like_count_of(*, post_id: int) -> int | None:
+    return Post.objects.filter(pk=post_id).values_list("like_count", flat=True).first()

@@ -1,0 +1,57 @@
+"""Input validation and the OpenAPI description of the social endpoints' shapes.
+
+Answers are built by ``social.render`` (plain dicts, shared with the fan-out); the output
+serializers here describe those shapes for drf-spectacular, and the contract tests check
+every answer against the served schema.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.validators import UnicodeUsernameValidator
+from rest_framework import serializers
+
+from .models import POST_BODY_MAX
+
+
+class CredentialsIn(serializers.Serializer):
+    username = serializers.CharField(max_length=150, validators=[UnicodeUsernameValidator()])
+    password = serializers.CharField(max_length=128, trim_whitespace=False)
+
+
+class AuthOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    token = serializers.CharField()
+
+
+class MeOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    followers_count = serializers.IntegerField()
+    following_count = serializers.IntegerField()
+
+
+class ProfileOut(MeOut):
+    is_following = serializers.BooleanField()
+
+
+class ProfileListOut(serializers.Serializer):
+    items = ProfileOut(many=True)
+
+
+class UserRefOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+
+
+class PostIn(serializers.Serializer):
+    body = serializers.CharField(max_length=POST_BODY_MAX, trim_whitespace=False, allow_blank=True)
+
+
+class PostOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    author = UserRefOut()
+    body = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    like_count = serializers.IntegerField()
+    liked_by_me = serializers.BooleanField()

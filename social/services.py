@@ -1,0 +1,61 @@
+"""Writes to the social graph and posts. Each service owns its transaction.
+
+These only change rows. What a change means for other people's feeds (fan-out, backfill)
+is added by ``feed.services``, which calls these: ``social`` imports neither ``likes`` nor
+``feed``.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth import password_validation
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from rest_framework.authtoken.models import Token
+
+from config.exceptions import Invalid
+
+from .models import POST_BODY_MAX, Follow, Post, User
+
+
+def user_create(*, username: str, password: str) -> tuple[User, str]:
+    """Register an account; returns it with its API token."""
+    user = User(username=username)
+    try:
+        password_validation.validate_password(password, user)
+    except ValidationError as exc:
+        raise Invalid("password: " + " ".join(exc.messages)) from None
+    user.set_password(password)
+    try:
+        with transaction.atomic():
+            user.save()
+            token = Token.objects.create(user=user)
+    except IntegrityError:
+        raise Invalid(f"username: {username!r} is taken") from None
+    return user, token.key
+
+
+def user_token(*, user: User) -> str:
+    token, _ = Token.objects.get_or_create(user=user)
+    return token.key
+
+
+def follow_create(*, follower: User, followee: User) -> bool:
+    """Follow someone; True when the follow is new (idempotent otherwise)."""
+    if follower.pk == followee.pk:
+        raise Invalid("you cannot follow yourself")
+    _, created = Follow.objects.get_or_create(follower=follower, followee=followee)
+    return created
+
+
+def follow_delete(*, follower: User, followee: User) -> bool:
+    """Stop following; True when a follow was removed (idempotent otherwise)."""
+    deleted, _ = Follow.objects.filter(follower=follower, followee=followee).delete()
+    return deleted > 0
+
+
+def post_create(*, author: User, body: str) -> Post:
+    if not body.strip():
+        raise Invalid("body: a post needs some text")
+    if len(body) > POST_BODY_MAX:
+        raise Invalid(f"body: at most {POST_BODY_MAX} characters (this one has {len(body)})")
+    return Post.objects.create(author=author, body=body)

@@ -1,0 +1,200 @@
+"""Shared fixtures: real PostgreSQL and Redis (URLs from the environment, which
+``make test`` provides, embedded where unset), and a live stack of real processes.
+
+``live_server_url`` starts, once per session, the ASGI server (uvicorn, HTTP + WebSocket)
+and the Celery workers of both queues against the test database; tests that use it create
+their data through the API (or with ``transactional_db``), as a person or a script would.
+No test skips for want of a service: a missing one fails the suite.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "pw-Likefeed-123"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name in ("DATABASE_URL", "REDIS_URL"):
+        if not os.environ.get(name):
+            raise pytest.UsageError(
+                f"{name} is not set: run the suite with `make test` (it starts embedded "
+                "PostgreSQL/Redis when the URLs are unset)"
+            )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05) -> Any:
+    """Poll until ``predicate()`` is truthy and return it; fail with what it last gave.
+
+    Not a timing assertion: the timeout only bounds how long a test waits for an outcome
+    that must happen (a fan-out landing); on a slow machine it is simply reached later.
+    """
+    deadline = time.monotonic() + timeout
+    value = predicate()
+    while not value:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s (last value: {value!r})")
+        time.sleep(interval)
+        value = predicate()
+    return value
+
+
+def _database_url(name: str) -> str:
+    parts = urlsplit(os.environ["DATABASE_URL"])
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+class Stack:
+    def __init__(self, url: str, procs: dict[str, subprocess.Popen[bytes]], logdir: Path) -> None:
+        self.url, self.procs, self.logdir = url, procs, logdir
+
+    @property
+    def ws_url(self) -> str:
+        return self.url.replace("http://", "ws://") + "/ws/"
+
+    def alive(self) -> None:
+        for name, proc in self.procs.items():
+            if proc.poll() is not None:
+                log = (self.logdir / f"{name}.log").read_text()[-3000:]
+                raise AssertionError(f"{name} died (code {proc.returncode}):\n{log}")
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def start_stack(database_name: str, tmp: Path, extra_env: dict[str, str] | None = None) -> Stack:
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": _database_url(database_name), **(extra_env or {})}
+    py = sys.executable
+    celery = [py, "-m", "celery", "-A", "config", "worker", "-l", "info", "--without-heartbeat",
+              "--without-gossip", "--without-mingle"]  # fmt: skip
+    commands = {
+        "web": [py, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
+                "--port", str(port), "--ws-ping-interval", "1", "--no-access-log"],
+        "worker-fanout": [*celery, "-Q", "fanout", "-n", f"fanout-{port}@%h", "-c", "2"],
+        "worker-bulk": [*celery, "-Q", "fanout_bulk", "-n", f"bulk-{port}@%h", "-c", "1",
+                        "--prefetch-multiplier", "1"],
+    }  # fmt: skip
+    procs = {}
+    for name, cmd in commands.items():
+        log = open(tmp / f"{name}.log", "wb")  # noqa: SIM115 - lives as long as the process
+        procs[name] = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    stack = Stack(f"http://127.0.0.1:{port}", procs, tmp)
+    try:
+
+        def healthy() -> bool:
+            stack.alive()
+            try:
+                answer = httpx.get(f"{stack.url}/api/health/", timeout=3)
+            except httpx.HTTPError:
+                return False
+            return answer.status_code == 200 and answer.json()["workers"] >= 2
+
+        wait_until(healthy, timeout=60, interval=0.2)
+    except BaseException:
+        stack.stop()
+        raise
+    return stack
+
+
+def forget_redis_keys() -> None:
+    """Delete this suite's keys (and only those: REDIS_PREFIX) left by an earlier run, whose
+    database ids the new test database hands out again."""
+    from django.conf import settings
+
+    from config.redis import get_redis
+
+    r = get_redis()
+    for batch in _batched(r.scan_iter(match=f"{settings.REDIS_PREFIX}:*", count=1000), 1000):
+        r.delete(*batch)
+
+
+def _batched(items: Any, n: int) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == n:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+@pytest.fixture(scope="session")
+def live_stack(
+    django_db_setup: None, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    from django.conf import settings
+
+    from config.celery import app
+
+    with django_db_blocker.unblock():
+        app.control.purge()  # our own broker DB: drop tasks a previous run left behind
+    forget_redis_keys()
+    stack = start_stack(settings.DATABASES["default"]["NAME"], tmp_path_factory.mktemp("stack"))
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture
+def live_server_url(live_stack: Stack, transactional_db: None) -> str:
+    live_stack.alive()
+    return live_stack.url
+
+
+@pytest.fixture
+def make_user(live_server_url: str) -> Callable[..., dict[str, Any]]:
+    """Register a user through the API: {"id", "username", "password", "token"}."""
+
+    def make(username: str | None = None, password: str = PASSWORD) -> dict[str, Any]:
+        username = username or f"u{uuid.uuid4().hex[:10]}"
+        answer = httpx.post(
+            f"{live_server_url}/api/auth/register/",
+            json={"username": username, "password": password},
+        )
+        assert answer.status_code == 201, answer.text
+        return {**answer.json(), "password": password}
+
+    return make
+
+
+@pytest.fixture
+def api(live_server_url: str) -> Iterator[Callable[[dict[str, Any] | None], httpx.Client]]:
+    """``api(user)``: an HTTP client authenticated by the user's token (anonymous for None)."""
+    clients: list[httpx.Client] = []
+
+    def client(user: dict[str, Any] | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Token {user['token']}"} if user else {}
+        c = httpx.Client(base_url=live_server_url, headers=headers, timeout=10)
+        clients.append(c)
+        return c
+
+    yield client
+    for c in clients:
+        c.close()

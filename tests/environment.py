@@ -1,0 +1,20 @@
+"""Environment of the test run, loaded with ``-p tests.environment`` (see pyproject.toml) so
+it is in place before pytest-django imports the settings.
+
+The live stack's processes inherit it too: small fan-out chunks so a test can see a like
+split into chunk tasks, and the suite's own Redis key prefix (its keys are deleted at the
+start of a run; nothing else in Redis is touched).
+"""
+
+import os
+
+TEST_ENV = {
+    "REDIS_PREFIX": "lftest",
+    "FANOUT_BULK_THRESHOLD": "6",
+    "FANOUT_BULK_CHUNK": "4",
+    "FANOUT_CHUNK_SIZE": "3",
+    "LOG_LEVEL": "WARNING",
+}
+
+for name, value in TEST_ENV.items():
+    os.environ.setdefault(name, value)

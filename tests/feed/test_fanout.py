@@ -1,0 +1,114 @@
+"""The fan-out, end to end through real Celery workers: likes, posts, follows reach feeds."""
+
+from __future__ import annotations
+
+from tests.conftest import wait_until
+
+
+def feed(api, user, **params):
+    return api(user).get("/api/feed/", params=params).json()
+
+
+def feed_ids(api, user):
+    return [item["id"] for item in feed(api, user, limit=100)["items"]]
+
+
+def test_a_post_and_a_like_reach_every_followers_feed(make_user, api):
+    author, liker = make_user(), make_user()
+    followers = [make_user() for _ in range(3)]
+    for f in followers:
+        api(f).put(f"/api/users/{liker['username']}/follow/")
+        api(f).put(f"/api/users/{author['username']}/follow/")
+    post = api(author).post("/api/posts/", json={"body": "fan me out"}).json()
+    api(liker).post(f"/api/posts/{post['id']}/like/")
+
+    for f in followers:
+        items = wait_until(lambda f=f: len(feed(api, f)["items"]) == 2 and feed(api, f)["items"])
+        kinds = {(i["kind"], i["actor"]["id"], i["post"]["id"]) for i in items}
+        assert kinds == {("post", author["id"], post["id"]), ("like", liker["id"], post["id"])}
+        assert all(i["post"]["like_count"] == 1 for i in items)
+    assert feed(api, author)["items"] == []  # one's own posts are not in one's feed
+
+
+def test_liked_by_me_is_per_follower(make_user, api):
+    author, liker, fan = make_user(), make_user(), make_user()
+    api(fan).put(f"/api/users/{liker['username']}/follow/")
+    post = api(author).post("/api/posts/", json={"body": "x"}).json()
+    api(fan).post(f"/api/posts/{post['id']}/like/")
+    api(liker).post(f"/api/posts/{post['id']}/like/")
+    item = wait_until(lambda: feed(api, fan)["items"])[0]
+    assert item["post"]["liked_by_me"] is True and item["post"]["like_count"] == 2
+
+
+def test_unlike_removes_the_like_item(make_user, api):
+    author, liker, fan = make_user(), make_user(), make_user()
+    api(fan).put(f"/api/users/{liker['username']}/follow/")
+    post = api(author).post("/api/posts/", json={"body": "x"}).json()
+    api(liker).post(f"/api/posts/{post['id']}/like/")
+    wait_until(lambda: feed_ids(api, fan))
+    api(liker).delete(f"/api/posts/{post['id']}/like/")
+    wait_until(lambda: feed_ids(api, fan) == [])
+
+
+def test_relike_is_a_new_item_and_never_a_duplicate(make_user, api):
+    author, liker, fan = make_user(), make_user(), make_user()
+    api(fan).put(f"/api/users/{liker['username']}/follow/")
+    post = api(author).post("/api/posts/", json={"body": "x"}).json()
+    for _ in range(3):
+        api(liker).post(f"/api/posts/{post['id']}/like/")
+        api(liker).delete(f"/api/posts/{post['id']}/like/")
+    api(liker).post(f"/api/posts/{post['id']}/like/")
+    ids = wait_until(lambda: (lambda ids: len(ids) == 1 and ids)(feed_ids(api, fan)))
+    assert ids[0].startswith(f"like:{liker['id']}:")
+
+
+def test_follow_backfills_recent_posts_and_unfollow_removes_them(make_user, api):
+    author, fan = make_user(), make_user()
+    posts = [api(author).post("/api/posts/", json={"body": f"p{i}"}).json() for i in range(3)]
+    api(fan).put(f"/api/users/{author['username']}/follow/")
+    items = wait_until(lambda: (lambda f: len(f["items"]) == 3 and f["items"])(feed(api, fan)))
+    assert [i["post"]["id"] for i in items] == [p["id"] for p in reversed(posts)]  # newest first
+    api(fan).delete(f"/api/users/{author['username']}/follow/")
+    wait_until(lambda: feed(api, fan)["items"] == [])
+
+
+def test_feed_pages_by_cursor_without_gaps_or_repeats(make_user, api):
+    author, fan = make_user(), make_user()
+    api(fan).put(f"/api/users/{author['username']}/follow/")
+    posts = [api(author).post("/api/posts/", json={"body": f"p{i}"}).json()["id"] for i in range(7)]
+    wait_until(lambda: len(feed_ids(api, fan)) == 7)
+    seen, cursor = [], None
+    while True:
+        page = feed(api, fan, limit=3, **({"before": cursor} if cursor else {}))
+        seen += [i["post"]["id"] for i in page["items"]]
+        cursor = page["next"]
+        if cursor is None:
+            break
+    assert seen == list(reversed(posts))
+
+
+def test_feed_refuses_bad_limits_and_cursors(make_user, api):
+    fan = make_user()
+    for params in (
+        {"limit": 0},
+        {"limit": 101},
+        {"limit": "x"},
+        {"before": "garbage!"},
+        {"before": "bm9wZQ"},
+    ):
+        answer = api(fan).get("/api/feed/", params=params)
+        assert answer.status_code == 400, (params, answer.text)
+        assert answer.json()["detail"]
+    assert api(None).get("/api/feed/").status_code in (401, 403)
+
+
+def test_a_like_by_a_big_account_is_split_into_chunk_tasks_and_reaches_everyone(make_user, api):
+    # The test stack splits above 6 followers, 4 per chunk task (see tests/environment.py).
+    author, celebrity = make_user(), make_user()
+    fans = [make_user() for _ in range(11)]
+    for f in fans:
+        api(f).put(f"/api/users/{celebrity['username']}/follow/")
+    post = api(author).post("/api/posts/", json={"body": "x"}).json()
+    api(celebrity).post(f"/api/posts/{post['id']}/like/")
+    for f in fans:
+        wait_until(lambda f=f: len(feed_ids(api, f)) == 1)

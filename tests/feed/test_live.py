@@ -1,0 +1,195 @@
+"""Live push over ``/ws/``, against the live server and real workers."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+from websockets.exceptions import InvalidStatus
+
+from tests.conftest import PASSWORD, wait_until
+from tests.ws import drain, receive, receive_until, ws_connect
+
+
+@pytest.fixture
+def ws_url(live_stack):
+    return live_stack.ws_url
+
+
+def is_type(kind):
+    return lambda message: message["type"] == kind
+
+
+def test_anonymous_handshake_is_refused(ws_url, live_server_url):
+    with pytest.raises(InvalidStatus) as refused:
+        ws_connect(ws_url, origin=live_server_url)
+    assert refused.value.response.status_code == 403
+
+
+def test_bad_token_is_refused(ws_url, live_server_url):
+    with pytest.raises(InvalidStatus):
+        ws_connect(ws_url, token="not-a-token")
+
+
+def test_foreign_origin_is_refused_even_with_valid_credentials(ws_url, make_user, live_server_url):
+    user = make_user()
+    with pytest.raises(InvalidStatus):
+        ws_connect(ws_url, token=user["token"], origin="http://evil.example")
+    cookie = login_cookie(live_server_url, user)
+    with pytest.raises(InvalidStatus):
+        ws_connect(ws_url, cookie=cookie, origin="http://evil.example")
+    with pytest.raises(InvalidStatus):
+        ws_connect(ws_url, cookie=cookie)  # a cookie without an Origin is not a browser's
+
+
+def login_cookie(base_url, user):
+    answer = httpx.post(
+        f"{base_url}/api/auth/login/", json={"username": user["username"], "password": PASSWORD}
+    )
+    return f"sessionid={answer.cookies['sessionid']}"
+
+
+def test_session_cookie_from_the_same_origin_is_accepted(ws_url, make_user, api, live_server_url):
+    author, fan = make_user(), make_user()
+    api(fan).put(f"/api/users/{author['username']}/follow/")
+    with ws_connect(
+        ws_url, cookie=login_cookie(live_server_url, fan), origin=live_server_url
+    ) as ws:
+        ws.send('{"type": "subscribe", "posts": []}')
+        api(author).post("/api/posts/", json={"body": "live!"})
+        message, _ = receive_until(ws, is_type("feed.item"))
+        assert message["item"]["post"]["body"] == "live!"
+
+
+def test_followers_get_feed_items_with_seq_rising_by_one(ws_url, make_user, api):
+    author, fan = make_user(), make_user()
+    api(fan).put(f"/api/users/{author['username']}/follow/")
+    with ws_connect(ws_url, token=fan["token"]) as ws:
+        ws.send('{"type": "resume", "after": 0}')
+        posts = [api(author).post("/api/posts/", json={"body": f"p{i}"}).json() for i in range(5)]
+        got = [receive_until(ws, is_type("feed.item"))[0] for _ in posts]
+    assert [m["seq"] for m in got] == [1, 2, 3, 4, 5]
+    assert [m["item"]["post"]["id"] for m in got] == [p["id"] for p in posts]
+    item = got[0]["item"]
+    assert item["kind"] == "post" and item["actor"]["id"] == author["id"]
+    assert item["id"] == f"post:{author['id']}:{posts[0]['id']}"
+
+
+def test_liker_is_told_when_the_fan_out_reached_everyone(ws_url, make_user, api):
+    author, liker = make_user(), make_user()
+    fans = [make_user() for _ in range(3)]
+    for f in fans:
+        api(f).put(f"/api/users/{liker['username']}/follow/")
+    post = api(author).post("/api/posts/", json={"body": "x"}).json()
+    with ws_connect(ws_url, token=liker["token"]) as ws:
+        api(liker).post(f"/api/posts/{post['id']}/like/")
+        delivered, _ = receive_until(ws, is_type("like.delivered"))
+    assert delivered["post_id"] == post["id"] and delivered["followers"] == 3
+    assert isinstance(delivered["ms"], float) and delivered["ms"] >= 0
+
+
+def test_chunked_fan_out_tells_the_liker_once_with_every_follower_counted(ws_url, make_user, api):
+    author, celebrity = make_user(), make_user()
+    fans = [make_user() for _ in range(9)]  # above the test stack's threshold of 6
+    for f in fans:
+        api(f).put(f"/api/users/{celebrity['username']}/follow/")
+    post = api(author).post("/api/posts/", json={"body": "x"}).json()
+    with ws_connect(ws_url, token=celebrity["token"]) as ws:
+        api(celebrity).post(f"/api/posts/{post['id']}/like/")
+        delivered, _ = receive_until(ws, is_type("like.delivered"))
+        assert delivered["followers"] == 9
+        assert [m for m in drain(ws) if m["type"] == "like.delivered"] == []
+
+
+def test_subscribed_posts_get_live_counts(ws_url, make_user, api):
+    author, viewer, liker = make_user(), make_user(), make_user()
+    post = api(author).post("/api/posts/", json={"body": "count me"}).json()
+    other = api(author).post("/api/posts/", json={"body": "not watched"}).json()
+    with ws_connect(ws_url, token=viewer["token"]) as ws:
+        ws.send(f'{{"type": "subscribe", "posts": [{post["id"]}]}}')
+        drain(ws, quiet=0.3)
+        api(liker).post(f"/api/posts/{other['id']}/like/")
+        api(liker).post(f"/api/posts/{post['id']}/like/")
+        message, _ = receive_until(ws, is_type("post.likes"))
+        assert message == {"type": "post.likes", "post_id": post["id"], "like_count": 1}
+        api(liker).delete(f"/api/posts/{post['id']}/like/")
+        message, _ = receive_until(ws, is_type("post.likes"))
+        assert message == {"type": "post.likes", "post_id": post["id"], "like_count": 0}
+        ws.send('{"type": "subscribe", "posts": []}')
+        drain(ws, quiet=0.3)
+        api(liker).post(f"/api/posts/{post['id']}/like/")
+        assert [m for m in drain(ws) if m["type"] == "post.likes"] == []
+
+
+def test_resume_replays_missed_events_once_in_order_then_continues_live(ws_url, make_user, api):
+    author, fan = make_user(), make_user()
+    api(fan).put(f"/api/users/{author['username']}/follow/")
+    with ws_connect(ws_url, token=fan["token"]) as ws:
+        ws.send('{"type": "resume", "after": 0}')
+        api(author).post("/api/posts/", json={"body": "seen"})
+        first, _ = receive_until(ws, is_type("feed.item"))
+    assert first["seq"] == 1
+    # Offline: three more events happen.
+    missed = [
+        api(author).post("/api/posts/", json={"body": f"missed {i}"}).json()["id"] for i in range(3)
+    ]
+    with ws_connect(ws_url, token=fan["token"]) as ws:
+        ws.send('{"type": "resume", "after": 1}')
+        replayed = [receive(ws) for _ in range(3)]
+        live = api(author).post("/api/posts/", json={"body": "live again"}).json()["id"]
+        after, _ = receive_until(ws, is_type("feed.item"))
+        rest = drain(ws)
+    assert [m["seq"] for m in replayed] == [2, 3, 4]
+    assert [m["item"]["post"]["id"] for m in replayed] == missed
+    assert (after["seq"], after["item"]["post"]["id"]) == (5, live)
+    assert [m for m in rest if m["type"] == "feed.item"] == []
+
+
+def test_a_socket_that_never_resumes_gets_events_after_its_handshake(ws_url, make_user, api):
+    author, fan = make_user(), make_user()
+    api(fan).put(f"/api/users/{author['username']}/follow/")
+    api(author).post("/api/posts/", json={"body": "before"})
+    wait_until(lambda: api(fan).get("/api/feed/").json()["items"])  # fanned out before we connect
+    with ws_connect(ws_url, token=fan["token"]) as ws:
+        api(author).post("/api/posts/", json={"body": "after"})
+        message, _ = receive_until(ws, is_type("feed.item"))
+        assert message["item"]["post"]["body"] == "after"
+        assert [m for m in drain(ws) if m["type"] == "feed.item"] == []
+
+
+MALFORMED = [
+    "not json",
+    "[]",
+    '{"type": "dance"}',
+    '{"type": "resume", "after": -1}',
+    '{"type": "resume", "after": "1"}',
+    '{"type": "subscribe", "posts": "all"}',
+    '{"type": "subscribe", "posts": [1.5]}',
+    '{"type": "subscribe", "posts": ' + str(list(range(500))) + "}",
+    "x" * 20000,
+]
+
+
+def test_malformed_messages_get_an_error_and_the_socket_stays_open(ws_url, make_user):
+    user = make_user()
+    with ws_connect(ws_url, token=user["token"]) as ws:
+        for bad in MALFORMED:
+            ws.send(bad)
+            message, _ = receive_until(ws, is_type("error"))
+            assert message["detail"]
+        ws.send('{"type": "subscribe", "posts": [1]}')
+        assert [m for m in drain(ws, quiet=0.3) if m["type"] == "error"] == []
+
+
+def test_a_burst_of_concurrent_handshakes_is_all_served(ws_url, make_user):
+    users = [make_user() for _ in range(5)]
+
+    def connect(i: int) -> int:
+        with ws_connect(ws_url, token=users[i % len(users)]["token"]) as ws:
+            ws.send('{"type": "subscribe", "posts": [1, 2, 3]}')
+            ws.send('{"type": "dance"}')
+            return 1 if receive_until(ws, is_type("error"))[0] else 0
+
+    with ThreadPoolExecutor(50) as pool:
+        assert sum(pool.map(connect, range(200))) == 200
