@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
+from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
 
+if TYPE_CHECKING:
+    from social.models import User
 
-class ErrorOut(serializers.Serializer):
-    """Every 4xx/5xx answer: a code, a sentence saying what is wrong, and per-field details."""
-
-    error = serializers.CharField()
-    detail = serializers.CharField()
-    fields = serializers.DictField(required=False)
-
+# Every 4xx/5xx answer: a code, a sentence saying what is wrong, and per-field details.
+# (Built inline: a Serializer subclass cannot declare a field named "fields".)
+ErrorOut = inline_serializer(
+    "Error",
+    {
+        "error": serializers.CharField(),
+        "detail": serializers.CharField(),
+        "fields": serializers.DictField(required=False),
+    },
+)
 
 # The error answers every endpoint may give, for the OpenAPI schema.
 ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut}
@@ -33,3 +39,9 @@ def validated_query(
     serializer = serializer_class(data=request.query_params)
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
+
+
+def viewer(request: Request) -> User:
+    """The authenticated user of a request that the view's permission let through."""
+    assert request.user.is_authenticated, "view reached without authentication"
+    return cast("User", request.user)

@@ -18,8 +18,8 @@ from rest_framework.views import exception_handler
 class DomainError(Exception):
     """An expected refusal of a request; carries the HTTP status it maps to."""
 
-    status_code = status.HTTP_400_BAD_REQUEST
-    code = "invalid"
+    status_code: int = status.HTTP_400_BAD_REQUEST
+    code: str = "invalid"
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail)

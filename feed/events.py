@@ -29,7 +29,7 @@ def post_group(post_id: int) -> str:
 
 def _group_channel(group: str) -> str:
     # channels_redis.pubsub.RedisPubSubLoopLayer._get_group_channel_name
-    return f"{settings.CHANNEL_LAYERS['default']['CONFIG']['prefix']}__group__{group}"
+    return f"{settings.CHANNEL_LAYER_PREFIX}__group__{group}"
 
 
 def publish(messages: Iterable[tuple[str, dict[str, Any]]]) -> None:

@@ -1,7 +1,8 @@
 """Writes that change other people's feeds: posting, following, unfollowing.
 
-Each calls the ``social`` service that changes the rows, and queues the feed work only
-after commit (nothing is queued for a row that may still roll back).
+Each calls the ``social`` service that changes the rows, then does the feed work only after
+commit (nothing is queued or written for a row that may still roll back): a post's fan-out
+in Celery, a follow's small backfill right away.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from django.db import transaction
 from social import services as social_services
 from social.models import Post, User
 
-from . import tasks
+from . import fanout, tasks
 
 
 def post_publish(*, author: User, body: str) -> Post:
@@ -21,11 +22,15 @@ def post_publish(*, author: User, body: str) -> Post:
     return post
 
 
+# A follow changes one feed by at most FOLLOW_BACKFILL_POSTS items: done in the request,
+# after commit, so the follower's next feed read already has them (no task, no wait).
+
+
 def follow(*, follower: User, followee: User) -> None:
     with transaction.atomic():
         if social_services.follow_create(follower=follower, followee=followee):
             transaction.on_commit(
-                lambda: tasks.follow_backfill.delay(follower.pk, followee.pk), robust=True
+                lambda: fanout.follow_backfill(follower_id=follower.pk, followee_id=followee.pk)
             )
 
 
@@ -33,5 +38,5 @@ def unfollow(*, follower: User, followee: User) -> None:
     with transaction.atomic():
         if social_services.follow_delete(follower=follower, followee=followee):
             transaction.on_commit(
-                lambda: tasks.follow_undo.delay(follower.pk, followee.pk), robust=True
+                lambda: fanout.follow_undo(follower_id=follower.pk, followee_id=followee.pk)
             )

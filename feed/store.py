@@ -24,7 +24,7 @@ import binascii
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from redis.commands.core import Script
@@ -199,7 +199,7 @@ def feed_page(*, user_id: int, limit: int, before: str | None) -> tuple[list[Ite
     r = get_redis()
     if before is None:
         rows = r.zrevrange(feed_key(user_id), 0, limit, withscores=True, score_cast_func=bytes)
-        refs = [ItemRef.parse(m.decode(), s.decode()) for m, s in rows]
+        refs = [ItemRef.parse(m, s) for m, s in _decoded(rows)]
     else:
         score, member = decode_cursor(before)
         # Items of the cursor's own score (ties) come in reverse member order; skip the ones
@@ -208,14 +208,18 @@ def feed_page(*, user_id: int, limit: int, before: str | None) -> tuple[list[Ite
             feed_key(user_id), score, "-inf", start=0, num=limit + 64,
             withscores=True, score_cast_func=bytes,
         )  # fmt: skip
-        refs = [
-            ItemRef.parse(m.decode(), s.decode())
-            for m, s in rows
-            if not (s.decode() == score and m.decode() >= member)
-        ][: limit + 1]
+        refs = [ItemRef.parse(m, s) for m, s in _decoded(rows) if not (s == score and m >= member)][
+            : limit + 1
+        ]
     more = len(refs) > limit
     refs = refs[:limit]
     return refs, (encode_cursor(refs[-1]) if more and refs else None)
+
+
+def _decoded(rows: Any) -> list[tuple[str, str]]:
+    """(member, score) pairs as text; scores exactly as Redis printed them (cursors compare
+    them as strings, so no float round trip)."""
+    return [(m.decode(), s.decode()) for m, s in cast(list[tuple[bytes, bytes]], rows)]
 
 
 class BadCursor(ValueError):
@@ -242,7 +246,8 @@ async def events_after(*, user_id: int, after: int, count: int = 1000) -> list[t
     rows = await get_async_redis().xrange(
         events_key(user_id), min=f"({after}-0", max="+", count=count
     )
-    return [(int(entry_id.split(b"-")[0]), fields[b"m"].decode()) for entry_id, fields in rows]
+    entries = cast(list[tuple[bytes, dict[bytes, bytes]]], rows)
+    return [(int(entry_id.split(b"-")[0]), fields[b"m"].decode()) for entry_id, fields in entries]
 
 
 async def last_seq(*, user_id: int) -> int:

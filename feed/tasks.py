@@ -48,13 +48,3 @@ def unfanout_like(like_id: int, liker_id: int, post_id: int) -> None:
 @shared_task(ignore_result=True)
 def fanout_post(post_id: int) -> None:
     fanout.post_fanout(post_id=post_id)
-
-
-@shared_task(ignore_result=True)
-def follow_backfill(follower_id: int, followee_id: int) -> None:
-    fanout.follow_backfill(follower_id=follower_id, followee_id=followee_id)
-
-
-@shared_task(ignore_result=True)
-def follow_undo(follower_id: int, followee_id: int) -> None:
-    fanout.follow_undo(follower_id=follower_id, followee_id=followee_id)

@@ -9,7 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import ERRORS
+from config.api import ERRORS, viewer
 
 from . import services
 from .serializers import LikeStateOut
@@ -18,8 +18,8 @@ from .serializers import LikeStateOut
 class LikeApi(APIView):
     @extend_schema(request=None, responses={200: LikeStateOut, **ERRORS}, tags=["likes"])
     def post(self, request: Request, post_id: int) -> Response:
-        return Response(asdict(services.like_create(user_id=request.user.pk, post_id=post_id)))
+        return Response(asdict(services.like_create(user_id=viewer(request).pk, post_id=post_id)))
 
     @extend_schema(request=None, responses={200: LikeStateOut, **ERRORS}, tags=["likes"])
     def delete(self, request: Request, post_id: int) -> Response:
-        return Response(asdict(services.like_delete(user_id=request.user.pk, post_id=post_id)))
+        return Response(asdict(services.like_delete(user_id=viewer(request).pk, post_id=post_id)))

@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import ERRORS, validated
+from config.api import ERRORS, validated, viewer
 from config.exceptions import Invalid
 
 from . import selectors, services
@@ -61,7 +61,7 @@ class LogoutApi(APIView):
 class MeApi(APIView):
     @extend_schema(responses={200: MeOut, **ERRORS}, tags=["auth"])
     def get(self, request: Request) -> Response:
-        profile = asdict(selectors.user_profile(user=request.user, viewer_id=None))
+        profile = asdict(selectors.user_profile(user=viewer(request), viewer_id=None))
         del profile["is_following"]
         return Response(profile)
 
@@ -87,5 +87,5 @@ class UserSuggestionsApi(APIView):
         tags=["social"],
     )
     def get(self, request: Request) -> Response:
-        profiles = selectors.users_suggested(viewer_id=request.user.pk)
+        profiles = selectors.users_suggested(viewer_id=viewer(request).pk)
         return Response({"items": [asdict(p) for p in profiles]})

@@ -132,3 +132,11 @@ def posts_recent(*, author_id: int, limit: int) -> list[tuple[int, datetime]]:
 
 def like_count_of(*, post_id: int) -> int | None:
     return Post.objects.filter(pk=post_id).values_list("like_count", flat=True).first()
+
+
+def like_counts(post_ids: Iterable[int]) -> dict[int, int]:
+    """Current like counts of these posts (the unknown ones are left out)."""
+    ids = set(post_ids)
+    if not ids:
+        return {}
+    return dict(Post.objects.filter(pk__in=ids).values_list("pk", "like_count"))

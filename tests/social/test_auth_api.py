@@ -98,7 +98,7 @@ def test_session_writes_need_the_csrf_token_and_logout_ends_the_session(live_ser
         refused = browser.post("/api/posts/", json={"body": "no csrf"})
         assert refused.status_code == 403
         assert "CSRF" in refused.json()["detail"]
-        browser.get("/")  # the page sets the csrftoken cookie
+        browser.get("/login/")  # the page sets the csrftoken cookie
         csrf = {"X-CSRFToken": browser.cookies["csrftoken"], "Referer": live_server_url + "/"}
         assert (
             browser.post("/api/posts/", json={"body": "with csrf"}, headers=csrf).status_code == 201

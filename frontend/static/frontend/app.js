@@ -1,0 +1,33 @@
+// Entry point of every page: wires the page named by <body data-page>.
+
+import { refreshRelativeTimes } from "./dom.js";
+import { logout, startAuth } from "./pages/auth.js";
+import { startHome } from "./pages/home.js";
+import { startUser } from "./pages/user.js";
+import { toast } from "./toast.js";
+
+/** How often "2 min ago" is brought up to date. */
+const RELATIVE_TIME_REFRESH_MS = 30_000;
+
+const pages = {
+  home: startHome,
+  user: startUser,
+  login: () => startAuth("login"),
+  signup: () => startAuth("signup"),
+};
+
+function main() {
+  const page = /** @type {keyof typeof pages | undefined} */ (document.body.dataset.page);
+  if (page && page in pages) void pages[page]();
+
+  for (const button of document.querySelectorAll("[data-action=logout]")) {
+    button.addEventListener("click", () => void logout());
+  }
+  setInterval(refreshRelativeTimes, RELATIVE_TIME_REFRESH_MS);
+}
+
+window.addEventListener("unhandledrejection", (event) => {
+  toast(`Something went wrong: ${event.reason?.message ?? event.reason}`, { kind: "error" });
+});
+
+main();

@@ -1,0 +1,223 @@
+// One WebSocket per tab to /ws/ (the session cookie authenticates it).
+//
+// - Reconnects with exponential backoff and jitter, capped at 10 s, and at
+//   once when the browser comes back online.
+// - Remembers the highest `seq` of the feed events it has passed on; after a
+//   reconnect it first asks the server to `resume` after it, then
+//   re-subscribes. Events at or below that `seq` are dropped, so a replay
+//   never shows an item twice.
+// - Tells its listener when events may have been missed (no `seq` to resume
+//   from yet, or a hole in the numbers), so the page can re-read the feed.
+// - Publishes its state for the indicator: "live", "reconnecting", "offline".
+
+/** @typedef {import("./api.js").FeedItem} FeedItem */
+/** @typedef {"live" | "reconnecting" | "offline"} LiveState */
+
+/**
+ * @typedef {object} LiveHandlers
+ * @property {(item: FeedItem) => void} onFeedItem a new item, in `seq` order
+ * @property {(postId: number, count: number) => void} onPostLikes
+ * @property {(postId: number, followers: number, ms: number) => void} onLikeDelivered
+ * @property {() => void} onMaybeMissed events may have been lost: re-read the feed
+ * @property {(state: LiveState, detail: string) => void} onState
+ */
+
+const BASE_DELAY_MS = 500;
+const MAX_DELAY_MS = 10_000;
+/** After this many failed attempts in a row the indicator says "offline". */
+const ATTEMPTS_BEFORE_OFFLINE = 5;
+/** A connection that stayed open this long resets the backoff. */
+const STABLE_MS = 10_000;
+const SUBSCRIBE_DEBOUNCE_MS = 250;
+
+export class LiveConnection {
+  /**
+   * @param {LiveHandlers} handlers
+   * @param {string} [url] defaults to /ws/ on this page's host
+   */
+  constructor(handlers, url = defaultUrl()) {
+    this.handlers = handlers;
+    this.url = url;
+    /** @type {WebSocket | null} */
+    this.socket = null;
+    /** @type {number | null} highest feed event `seq` passed on, null until the first */
+    this.lastSeq = null;
+    /** Attempts since the last connection that stayed open. */
+    this.failures = 0;
+    /** When the current socket opened (ms), 0 while it is not open. */
+    this.openedAt = 0;
+    /** @type {number[]} the posts we want live counts for */
+    this.wantedPosts = [];
+    /** @type {string} what the server was last told, to skip repeats */
+    this.sentPosts = "";
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    this.retryTimer = undefined;
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    this.subscribeTimer = undefined;
+
+    window.addEventListener("offline", () => this.goOffline());
+    window.addEventListener("online", () => this.connectNow());
+  }
+
+  start() {
+    if (navigator.onLine === false) this.goOffline();
+    else this.connect();
+  }
+
+  /**
+   * Ask for live counts of these posts (the ones on screen). Calls in a burst
+   * are merged into one message.
+   * @param {number[]} postIds
+   */
+  subscribe(postIds) {
+    this.wantedPosts = postIds;
+    clearTimeout(this.subscribeTimer);
+    this.subscribeTimer = setTimeout(() => this.sendSubscription(), SUBSCRIBE_DEBOUNCE_MS);
+  }
+
+  // --- connection ---------------------------------------------------------
+
+  connect() {
+    clearTimeout(this.retryTimer);
+    this.setState("reconnecting", this.failures ? "Reconnecting…" : "Connecting…");
+    const socket = new WebSocket(this.url);
+    this.socket = socket;
+    socket.addEventListener("open", () => this.onOpen(socket));
+    socket.addEventListener("message", (event) => this.onMessage(event));
+    socket.addEventListener("close", () => this.onClose(socket));
+  }
+
+  /** @param {WebSocket} socket */
+  onOpen(socket) {
+    if (socket !== this.socket) return;
+    this.openedAt = Date.now();
+    if (this.lastSeq === null) {
+      // Nothing to resume from: whatever happened before this socket opened
+      // is only in the feed itself.
+      this.handlers.onMaybeMissed();
+    } else {
+      this.send({ type: "resume", after: this.lastSeq });
+    }
+    this.sentPosts = "";
+    this.sendSubscription();
+    this.setState("live", "Live");
+  }
+
+  /** @param {WebSocket} socket */
+  onClose(socket) {
+    if (socket !== this.socket) return; // an old socket we already replaced
+    this.socket = null;
+    const stable = this.openedAt > 0 && Date.now() - this.openedAt >= STABLE_MS;
+    this.openedAt = 0;
+    if (navigator.onLine === false) {
+      this.goOffline();
+      return;
+    }
+    // A socket that opened and dropped at once (a refusal, a crash loop) does
+    // not reset the backoff; one that served for a while does.
+    this.failures = stable ? 1 : this.failures + 1;
+    const delay = backoff(this.failures);
+    const state = this.failures >= ATTEMPTS_BEFORE_OFFLINE ? "offline" : "reconnecting";
+    this.setState(state, `Reconnecting in ${Math.ceil(delay / 1000)} s…`);
+    this.retryTimer = setTimeout(() => this.connect(), delay);
+  }
+
+  /** The browser lost the network: stop trying until it is back. */
+  goOffline() {
+    clearTimeout(this.retryTimer);
+    const socket = this.socket;
+    this.socket = null;
+    this.openedAt = 0;
+    socket?.close();
+    this.setState("offline", "Offline");
+  }
+
+  /** The browser is back online: try at once, with a fresh backoff. */
+  connectNow() {
+    if (this.socket) return;
+    this.failures = 0;
+    this.connect();
+  }
+
+  // --- messages -----------------------------------------------------------
+
+  /** @param {MessageEvent} event */
+  onMessage(event) {
+    let message;
+    try {
+      message = JSON.parse(event.data);
+    } catch {
+      return;
+    }
+    switch (message.type) {
+      case "feed.item":
+        this.onFeedItem(message.seq, message.item);
+        break;
+      case "post.likes":
+        this.handlers.onPostLikes(message.post_id, message.like_count);
+        break;
+      case "like.delivered":
+        this.handlers.onLikeDelivered(message.post_id, message.followers, message.ms);
+        break;
+      case "error": // the server did not understand something we sent
+        console.warn("live:", message.detail);
+        break;
+      default:
+        break; // heartbeats and future message types
+    }
+  }
+
+  /**
+   * @param {number} seq
+   * @param {FeedItem} item
+   */
+  onFeedItem(seq, item) {
+    if (this.lastSeq !== null && seq <= this.lastSeq) return; // already passed on
+    const hole = this.lastSeq !== null && seq > this.lastSeq + 1;
+    this.lastSeq = seq;
+    this.handlers.onFeedItem(item);
+    // Events between lastSeq and seq are no longer kept by the server.
+    if (hole) this.handlers.onMaybeMissed();
+  }
+
+  sendSubscription() {
+    const key = this.wantedPosts.join(",");
+    if (key === this.sentPosts) return;
+    if (this.send({ type: "subscribe", posts: this.wantedPosts })) this.sentPosts = key;
+  }
+
+  /**
+   * @param {object} message
+   * @returns {boolean} whether it went out
+   */
+  send(message) {
+    if (this.socket?.readyState !== WebSocket.OPEN) return false;
+    this.socket.send(JSON.stringify(message));
+    return true;
+  }
+
+  /**
+   * @param {LiveState} state
+   * @param {string} detail
+   */
+  setState(state, detail) {
+    this.handlers.onState(state, detail);
+  }
+}
+
+/** ws(s)://<this host>/ws/ */
+function defaultUrl() {
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  return `${scheme}//${location.host}/ws/`;
+}
+
+/**
+ * Delay before retry `n` (1-based): exponential, capped, and half of it
+ * random so that the tabs dropped by one server restart do not all come
+ * back at the same instant.
+ * @param {number} n
+ */
+export function backoff(n) {
+  const ceiling = Math.min(MAX_DELAY_MS, BASE_DELAY_MS * 2 ** (n - 1));
+  return ceiling / 2 + Math.random() * (ceiling / 2);
+}

@@ -1,0 +1,45 @@
+// Log in and sign up. Both end with a session cookie (signing up logs the
+// new person in) and go on to where they were headed.
+
+import { api } from "../api.js";
+import { $ } from "../dom.js";
+
+/** @param {"login" | "signup"} kind */
+export function startAuth(kind) {
+  const form = /** @type {HTMLFormElement} */ ($("[data-auth-form]"));
+  const error = $("[data-form-error]", form);
+  const submit = /** @type {HTMLButtonElement} */ ($("button[type=submit]", form));
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const data = new FormData(form);
+    const username = String(data.get("username") ?? "").trim();
+    const password = String(data.get("password") ?? "");
+    error.hidden = true;
+    submit.disabled = true;
+    try {
+      if (kind === "signup") await api.register(username, password);
+      await api.login(username, password);
+      location.assign(nextUrl());
+    } catch (failure) {
+      error.textContent = failure instanceof Error ? failure.message : String(failure);
+      error.hidden = false;
+      submit.disabled = false;
+    }
+  });
+}
+
+/** `?next=` when it is a path on this site, else the home page. */
+function nextUrl() {
+  const next = new URLSearchParams(location.search).get("next") ?? "";
+  return next.startsWith("/") && !next.startsWith("//") ? next : "/";
+}
+
+/** Log out, then show the log-in page. */
+export async function logout() {
+  try {
+    await api.logout();
+  } finally {
+    location.assign("/login/");
+  }
+}

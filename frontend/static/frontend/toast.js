@@ -1,0 +1,33 @@
+// Short messages in the corner of the screen. Errors are announced at once
+// (role="alert") and stay longer; the rest are polite status messages.
+
+import { $, h } from "./dom.js";
+
+const SHOW_MS = { info: 4000, error: 7000 };
+/** Older toasts give way when more than this many are on screen. */
+const MAX_ON_SCREEN = 4;
+
+/**
+ * @param {string} message
+ * @param {{ kind?: "info" | "error" }} [options]
+ * @returns {HTMLElement} the toast, already on screen
+ */
+export function toast(message, { kind = "info" } = {}) {
+  const container = $("[data-toasts]");
+  const close = () => element.remove();
+  const element = h(
+    "div",
+    {
+      class: `toast toast-${kind}`,
+      role: kind === "error" ? "alert" : "status",
+      "data-testid": "toast",
+      "data-kind": kind,
+    },
+    h("span", { class: "toast-text" }, message),
+    h("button", { type: "button", class: "toast-close", "aria-label": "Dismiss", onclick: close }, "×"),
+  );
+  container.append(element);
+  while (container.children.length > MAX_ON_SCREEN) container.firstElementChild?.remove();
+  setTimeout(close, SHOW_MS[kind]);
+  return element;
+}

@@ -1,0 +1,35 @@
+"""Page shells. Each view only renders a template; the page's script fetches its data.
+
+``ensure_csrf_cookie`` sets the ``csrftoken`` cookie that the script sends back as the
+``X-CSRFToken`` header on unsafe API calls (session auth). Pages that need a signed-in
+person send anyone else to the log-in page, which returns them afterwards (``?next=``).
+"""
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.csrf import ensure_csrf_cookie
+
+LOGIN_URL = "frontend:login"
+
+
+@ensure_csrf_cookie
+@login_required(login_url=LOGIN_URL)
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "frontend/home.html")
+
+
+@ensure_csrf_cookie
+@login_required(login_url=LOGIN_URL)
+def user(request: HttpRequest, username: str) -> HttpResponse:
+    return render(request, "frontend/user.html", {"profile_username": username})
+
+
+@ensure_csrf_cookie
+def login(request: HttpRequest) -> HttpResponse:
+    return render(request, "frontend/login.html")
+
+
+@ensure_csrf_cookie
+def signup(request: HttpRequest) -> HttpResponse:
+    return render(request, "frontend/signup.html")

@@ -1,0 +1,65 @@
+"""Small helpers shared by the browser tests."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from playwright.sync_api import Locator, Page, ViewportSize, expect
+
+SCREENSHOTS = Path(__file__).parent / "screenshots"
+DESKTOP: ViewportSize = {"width": 1200, "height": 900}
+PHONE: ViewportSize = {"width": 390, "height": 844}
+
+OpenPage = Callable[..., Page]
+"""The ``open_page`` fixture: ``open_page(user=None, path="/", viewport=DESKTOP, context=None)``."""
+
+
+def unique(prefix: str = "") -> str:
+    return f"{prefix}{uuid.uuid4().hex[:8]}"
+
+
+def screenshot(page: Page, name: str, *, full_page: bool = False) -> Path:
+    """Save a PNG under tests/browser/screenshots/ and return its path."""
+    SCREENSHOTS.mkdir(exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=path, full_page=full_page, animations="disabled")
+    return path
+
+
+# --- through the API, as another person would act ---------------------------------------------
+
+
+def follow(api: Any, follower: dict[str, Any], followee: dict[str, Any]) -> None:
+    answer = api(follower).put(f"/api/users/{followee['username']}/follow/")
+    assert answer.json() == {"following": True}
+
+
+def create_post(api: Any, author: dict[str, Any], body: str) -> dict[str, Any]:
+    answer = api(author).post("/api/posts/", json={"body": body})
+    assert answer.status_code == 201, answer.text
+    return answer.json()
+
+
+# --- what the page shows ----------------------------------------------------------------------
+
+
+def expect_live(page: Page) -> None:
+    status = page.get_by_test_id("live-status")
+    expect(status).to_have_attribute("data-state", "live")
+    expect(status).to_have_text("Live")
+
+
+def feed_items(page: Page, text: str | None = None) -> Locator:
+    items = page.get_by_test_id("feed-item")
+    return items if text is None else items.filter(has_text=text)
+
+
+def like_button(page: Page, post_id: int) -> Locator:
+    return page.locator(f'[data-testid="like-button"][data-post-id="{post_id}"]')
+
+
+def like_count(page: Page, post_id: int) -> Locator:
+    return page.locator(f'[data-testid="like-count"][data-post-id="{post_id}"]')

@@ -1,0 +1,428 @@
+"""The web UI in a real browser against the real stack: HTTP → Celery → Redis → WebSocket → page.
+
+Each test creates its own people, so tests do not depend on each other or on their order.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+from playwright.sync_api import Route, expect
+
+from .helpers import (
+    PHONE,
+    OpenPage,
+    create_post,
+    expect_live,
+    feed_items,
+    follow,
+    like_button,
+    like_count,
+    screenshot,
+    unique,
+)
+
+pytestmark = pytest.mark.stack
+
+
+# --- accounts ---------------------------------------------------------------------------------
+
+
+def test_sign_up_log_out_and_log_in_again(open_page: OpenPage) -> None:
+    username, password = unique("newbie"), "pw-Likefeed-123"
+    page = open_page(path="/signup/")
+
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign up").click()
+
+    expect(page).to_have_url(re.compile(r"/$"))
+    expect(page.get_by_role("link", name=f"@{username}")).to_be_visible()
+    expect(page.get_by_text("Your feed is empty")).to_be_visible()
+    expect_live(page)
+
+    page.get_by_role("button", name="Log out").click()
+    expect(page).to_have_url(re.compile(r"/login/$"))
+    page.goto("/")  # the feed needs a session again
+    expect(page).to_have_url(re.compile(r"/login/\?next=/$"))
+
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill("wrong-password-1")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("alert")).to_contain_text("wrong username or password")
+
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(re.compile(r"/$"))
+    expect(page.get_by_role("link", name=f"@{username}")).to_be_visible()
+
+
+def test_sign_up_with_a_taken_name_says_so(open_page: OpenPage, make_user: Any) -> None:
+    taken = make_user()
+    page = open_page(path="/signup/")
+    page.get_by_label("Username").fill(taken["username"])
+    page.get_by_label("Password").fill("pw-Likefeed-123")
+    page.get_by_role("button", name="Sign up").click()
+    expect(page.get_by_role("alert")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"/signup/$"))
+
+
+# --- composer ---------------------------------------------------------------------------------
+
+
+def test_composer_counts_characters_and_refuses_before_the_server(
+    open_page: OpenPage, make_user: Any, api: Any
+) -> None:
+    me = make_user()
+    page = open_page(me)
+    composer, submit = page.get_by_test_id("composer"), page.get_by_test_id("post-submit")
+    counter = page.locator("[data-counter]")
+
+    expect(counter).to_have_text("500 characters left")
+    expect(submit).to_be_disabled()  # empty
+    composer.fill("   ")
+    expect(submit).to_be_disabled()  # blank
+    composer.fill("x" * 501)
+    expect(counter).to_have_text("1 character too many")
+    expect(submit).to_be_disabled()  # over the limit
+    screenshot(page, "composer-over-limit")
+    composer.fill("é" * 500)
+    expect(counter).to_have_text("0 characters left")
+    expect(submit).to_be_enabled()
+
+    body = f"My first post {unique('')}"
+    composer.fill(body)
+    expect(counter).to_have_text(f"{500 - len(body)} characters left")
+    submit.click()
+
+    mine = feed_items(page, body)
+    expect(mine).to_have_count(1)
+    expect(mine).to_contain_text("You posted")
+    expect(composer).to_have_value("")
+    post_id = int(mine.get_attribute("data-post-id") or 0)
+    assert api(me).get(f"/api/posts/{post_id}/").json()["body"] == body
+
+
+# --- live feed --------------------------------------------------------------------------------
+
+
+def test_follower_sees_posts_and_likes_arrive_live(
+    open_page: OpenPage, make_user: Any, api: Any
+) -> None:
+    alice, bob, carol = make_user(), make_user(), make_user()
+    follow(api, bob, alice)
+    page = open_page(bob)
+    expect_live(page)
+
+    body = f"Hello Bob {unique('')}"
+    post = create_post(api, alice, body)
+    expect(feed_items(page, body)).to_have_count(1)
+    expect(feed_items(page, body)).to_contain_text(f"{alice['username']} posted")
+
+    carols = create_post(api, carol, f"Carol's thoughts {unique('')}")
+    api(alice).post(f"/api/posts/{carols['id']}/like/")
+    liked = feed_items(page).and_(
+        page.locator(f'[data-kind="like"][data-post-id="{carols["id"]}"]')
+    )
+    expect(liked).to_have_count(1)
+    expect(liked).to_contain_text(f"{alice['username']} liked {carol['username']}\u2019s post")
+    expect(liked).to_contain_text(carols["body"])
+
+    # Both arrived without a reload, each once.
+    ids = feed_items(page).evaluate_all("items => items.map(i => i.dataset.itemId)")
+    assert len(ids) == len(set(ids)) == 2
+    expect(feed_items(page).first).to_have_attribute("data-post-id", str(carols["id"]))
+    expect(feed_items(page).last).to_have_attribute("data-post-id", str(post["id"]))
+    screenshot(page, "feed-live")
+
+
+def test_new_items_keep_the_reading_position_and_show_a_pill(
+    open_page: OpenPage, make_user: Any, api: Any
+) -> None:
+    alice, bob = make_user(), make_user()
+    follow(api, bob, alice)
+    for n in range(8):
+        create_post(api, alice, f"Older post {n}\n" + "A line to make this post tall.\n" * 4)
+    page = open_page(bob)
+    expect(feed_items(page)).to_have_count(8)
+    expect_live(page)
+
+    page.evaluate("window.scrollTo(0, 900)")
+    reading_id = feed_items(page).nth(4).get_attribute("data-item-id")
+    reading = page.locator(f'[data-item-id="{reading_id}"]')
+    before = reading.bounding_box()
+
+    create_post(api, alice, f"Fresh news {unique('')}")
+    pill = page.get_by_test_id("new-pill")
+    expect(pill).to_have_text("↑ 1 new")
+    screenshot(page, "new-pill")
+    after = reading.bounding_box()
+    assert before and after and abs(after["y"] - before["y"]) <= 1, (before, after)
+    expect(feed_items(page)).to_have_count(9)
+
+    pill.click()
+    page.wait_for_function("window.scrollY === 0")
+    expect(pill).to_be_hidden()
+    expect(feed_items(page).first).to_contain_text("Fresh news")
+
+
+# --- likes ------------------------------------------------------------------------------------
+
+
+def test_like_shows_at_once_and_the_server_answer_is_applied(
+    open_page: OpenPage, make_user: Any, api: Any
+) -> None:
+    alice, bob = make_user(), make_user()
+    follow(api, bob, alice)
+    post = create_post(api, alice, f"Like me {unique('')}")
+    page = open_page(bob)
+    button, count = like_button(page, post["id"]), like_count(page, post["id"])
+    expect(count).to_have_text("0")
+
+    held: list[Route] = []
+    page.route("**/api/posts/*/like/", lambda route: held.append(route))  # no answer yet
+    button.click()
+    expect(button).to_have_attribute("aria-pressed", "true")
+    expect(count).to_have_text("1")
+    page.wait_for_timeout(100)
+    assert len(held) == 1
+    held[0].continue_()
+    page.unroute("**/api/posts/*/like/")
+
+    expect(button).not_to_have_class(re.compile("is-pending"))
+    server = api(bob).get(f"/api/posts/{post['id']}/").json()
+    assert server["liked_by_me"] is True and server["like_count"] == 1
+
+    # Keyboard: a real <button>, Space toggles it.
+    button.focus()
+    page.keyboard.press("Space")
+    expect(button).to_have_attribute("aria-pressed", "false")
+    expect(count).to_have_text("0")
+    expect(button).not_to_have_class(re.compile("is-pending"))
+    assert api(bob).get(f"/api/posts/{post['id']}/").json()["like_count"] == 0
+
+
+def test_rapid_toggling_settles_on_the_server_count(
+    open_page: OpenPage, make_user: Any, api: Any
+) -> None:
+    alice, bob, carol = make_user(), make_user(), make_user()
+    follow(api, bob, alice)
+    post = create_post(api, alice, f"Click me fast {unique('')}")
+    api(carol).post(f"/api/posts/{post['id']}/like/")  # someone else's like is in the count
+    page = open_page(bob)
+    button, count = like_button(page, post["id"]), like_count(page, post["id"])
+    expect(count).to_have_text("1")
+
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.method) if "/like/" in r.url else None)
+    for _ in range(5):
+        button.click(delay=0)
+
+    # Five clicks: the person ends wanting the like. Once quiet, the page shows the server's truth.
+    expect(button).to_have_attribute("aria-pressed", "true")
+    expect(button).not_to_have_class(re.compile("is-pending"))
+    page.wait_for_timeout(500)
+    server = api(bob).get(f"/api/posts/{post['id']}/").json()
+    assert server["liked_by_me"] is True
+    assert server["like_count"] == 2
+    expect(count).to_have_text(str(server["like_count"]))
+    assert 1 <= len(requests) <= 5, requests  # one in flight at a time, not one per click
+
+
+def test_a_failed_like_rolls_back_with_a_message(
+    open_page: OpenPage, make_user: Any, api: Any
+) -> None:
+    alice, bob = make_user(), make_user()
+    follow(api, bob, alice)
+    post = create_post(api, alice, f"This like will fail {unique('')}")
+    page = open_page(bob)
+    button, count = like_button(page, post["id"]), like_count(page, post["id"])
+    expect(count).to_have_text("0")
+
+    held: list[Route] = []
+    page.route("**/api/posts/*/like/", lambda route: held.append(route))
+    button.click()
+    expect(count).to_have_text("1")  # optimistic
+    page.wait_for_timeout(100)
+    held[0].fulfill(status=500, json={"error": "server_error", "detail": "Something broke."})
+
+    toast = page.get_by_role("alert").filter(has_text="Could not like the post")
+    expect(toast).to_be_visible()
+    expect(button).to_have_attribute("aria-pressed", "false")
+    expect(count).to_have_text("0")
+    screenshot(page, "like-rolled-back")
+    assert api(bob).get(f"/api/posts/{post['id']}/").json()["like_count"] == 0
+
+
+def test_the_liker_hears_how_far_the_like_went(
+    open_page: OpenPage, make_user: Any, api: Any
+) -> None:
+    alice, bob, fan = make_user(), make_user(), make_user()
+    follow(api, bob, alice)
+    follow(api, fan, bob)
+    post = create_post(api, alice, f"Spread the word {unique('')}")
+    page = open_page(bob)
+    expect_live(page)
+    like_button(page, post["id"]).click()
+    delivered = page.get_by_test_id("toast").filter(has_text="Delivered to 1 follower in")
+    expect(delivered).to_be_visible()
+    screenshot(page, "like-delivered")
+
+
+def test_a_second_tab_sees_the_count_change(open_page: OpenPage, make_user: Any, api: Any) -> None:
+    alice, bob = make_user(), make_user()
+    follow(api, bob, alice)
+    post = create_post(api, alice, f"Two tabs {unique('')}")
+    first = open_page(bob)
+    second = open_page(path="/", context=first.context)
+    expect_live(first)
+    expect_live(second)
+    expect(like_count(second, post["id"])).to_have_text("0")
+    second.wait_for_timeout(500)  # the subscription goes out shortly after the feed renders
+
+    like_button(first, post["id"]).click()
+    expect(like_count(second, post["id"])).to_have_text("1")
+    second.reload()
+    expect(like_button(second, post["id"])).to_have_attribute("aria-pressed", "true")
+    expect(like_count(second, post["id"])).to_have_text("1")
+
+
+# --- connection -------------------------------------------------------------------------------
+
+
+def test_reconnect_resumes_and_shows_missed_items_exactly_once(
+    open_page: OpenPage, make_user: Any, api: Any
+) -> None:
+    alice, bob = make_user(), make_user()
+    follow(api, bob, alice)
+    sent: list[dict[str, Any]] = []
+    page = open_page(bob, path="/login/")
+    page.on(
+        "websocket", lambda ws: ws.on("framesent", lambda frame: sent.append(json.loads(frame)))
+    )
+    page.goto("/")
+    expect_live(page)
+    first = f"Before the outage {unique('')}"
+    create_post(api, alice, first)
+    expect(feed_items(page, first)).to_have_count(1)  # seen live: the page has a seq to resume from
+
+    page.context.set_offline(True)
+    status = page.get_by_test_id("live-status")
+    expect(status).to_have_attribute("data-state", "offline")
+    missed = [f"Missed {n} {unique('')}" for n in range(3)]
+    for body in missed:
+        create_post(api, alice, body)
+    page.wait_for_timeout(1000)  # the fan-out has happened while the page was away
+    page.context.set_offline(False)
+
+    expect_live(page)
+    for body in missed:
+        expect(feed_items(page, body)).to_have_count(1)
+    resumes = [message for message in sent if message["type"] == "resume"]
+    assert len(resumes) == 1 and resumes[0]["after"] >= 1, sent
+    page.wait_for_timeout(1000)  # a duplicate would have had time to arrive
+    for body in [first, *missed]:
+        expect(feed_items(page, body)).to_have_count(1)
+    texts = feed_items(page).all_inner_texts()
+    order = [next(i for i, text in enumerate(texts) if body in text) for body in missed]
+    assert order == sorted(order, reverse=True), texts  # newest first
+
+
+def test_a_dropped_socket_reconnects(open_page: OpenPage, make_user: Any, api: Any) -> None:
+    alice, bob = make_user(), make_user()
+    follow(api, bob, alice)
+    sockets: list[Any] = []
+
+    page = open_page(bob, path="/login/")  # any page: the route must be in place before "/"
+
+    def relay(ws: Any) -> None:
+        ws.connect_to_server()
+        sockets.append(ws)
+
+    page.route_web_socket(re.compile(r"/ws/$"), relay)
+    page.goto("/")
+    expect_live(page)
+
+    sockets[-1].close(code=1011, reason="test: server went away")
+    status = page.get_by_test_id("live-status")
+    expect(status).to_have_attribute("data-state", "reconnecting")
+    expect_live(page)
+    assert len(sockets) == 2
+
+    body = f"After the reconnect {unique('')}"
+    create_post(api, alice, body)
+    expect(feed_items(page, body)).to_have_count(1)
+
+
+# --- following --------------------------------------------------------------------------------
+
+
+def test_who_to_follow_gives_a_new_person_a_feed_in_two_clicks(
+    open_page: OpenPage, make_user: Any, api: Any
+) -> None:
+    alice = make_user()
+    body = f"Welcome to Likefeed {unique('')}"
+    create_post(api, alice, body)
+    # Make alice the most followed account, so she tops everyone's suggestions.
+    probe = make_user()
+    top = api(probe).get("/api/users/?suggested=1").json()["items"]
+    for _ in range(max((p["followers_count"] for p in top), default=0) + 1):
+        follow(api, make_user(), alice)
+
+    username = unique("fresh")
+    page = open_page(path="/signup/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill("pw-Likefeed-123")
+    page.get_by_role("button", name="Sign up").click()  # click one
+    expect(page.get_by_text("Your feed is empty")).to_be_visible()
+
+    suggestion = page.get_by_test_id("suggestion").filter(has_text=alice["username"])
+    suggestion.get_by_test_id("follow-button").click()  # click two
+    expect(suggestion.get_by_test_id("follow-button")).to_have_attribute("aria-pressed", "true")
+    expect(feed_items(page, body)).to_have_count(1)
+
+
+def test_user_page_follow_and_unfollow(open_page: OpenPage, make_user: Any, api: Any) -> None:
+    alice, bob = make_user(), make_user()
+    page = open_page(bob, path=f"/u/{alice['username']}/")
+    profile = page.locator("[data-profile]")
+    button = profile.get_by_test_id("follow-button")
+    followers = profile.locator("[data-followers-count]")
+    expect(followers).to_have_text("0")
+    expect(button).to_have_text("Follow")
+
+    button.click()
+    expect(button).to_have_attribute("aria-pressed", "true")
+    expect(button).to_have_text("Following")
+    expect(followers).to_have_text("1")
+    assert api(bob).get(f"/api/users/{alice['username']}/").json()["is_following"] is True
+
+    button.click()
+    expect(button).to_have_attribute("aria-pressed", "false")
+    expect(followers).to_have_text("0")
+    assert api(bob).get(f"/api/users/{alice['username']}/").json()["is_following"] is False
+
+    own = open_page(bob, path=f"/u/{bob['username']}/")
+    expect(own.get_by_text("This is you")).to_be_visible()
+    expect(own.locator("[data-profile]").get_by_test_id("follow-button")).to_have_count(0)
+
+
+# --- looks ------------------------------------------------------------------------------------
+
+
+def test_phone_width_has_no_sideways_scroll(open_page: OpenPage, make_user: Any, api: Any) -> None:
+    alice, bob, carol = make_user(), make_user(), make_user()
+    follow(api, bob, alice)
+    post = create_post(api, carol, "A rather long word: " + "supercalifragilistic" * 6)
+    create_post(api, alice, "Short and sweet.")
+    api(alice).post(f"/api/posts/{post['id']}/like/")
+    page = open_page(bob, viewport=PHONE)
+    expect(feed_items(page)).to_have_count(2)
+    expect_live(page)
+
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    screenshot(page, "phone-feed")
+    screenshot(page, "phone-feed-full", full_page=True)

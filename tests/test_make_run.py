@@ -1,0 +1,98 @@
+"""``make run`` itself (``python -m config.run``): the bare-machine path and its refusals."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from config.run import broker_problem
+from tests.conftest import ROOT, free_port, wait_until
+
+
+def bare_env(var: Path, port: int, **extra: str) -> dict[str, str]:
+    """The environment of a machine with no DATABASE_URL/REDIS_URL/CELERY_BROKER_URL."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL")
+    }
+    return {**env, "LIKEFEED_VAR": str(var), "PORT": str(port), "REDIS_PREFIX": "lf", **extra}
+
+
+def pgrep(pattern: str) -> str:
+    return subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout
+
+
+@pytest.fixture
+def var_dir():
+    # Under the project, not /tmp: the embedded PostgreSQL runs as its own system user and
+    # must be able to reach its data folder.
+    path = ROOT / "var" / f"test-run-{os.getpid()}-{time.monotonic_ns()}"
+    path.mkdir(parents=True)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_make_run_on_a_bare_machine_serves_the_demo_and_stops_cleanly(var_dir):
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    run = subprocess.Popen(
+        [sys.executable, "-m", "config.run"], cwd=ROOT, env=bare_env(var_dir, port),
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+
+        def up_with_both_workers() -> dict | None:
+            assert run.poll() is None, run.stdout.read() if run.stdout else ""
+            try:
+                health = httpx.get(f"{base}/api/health/", timeout=3).json()
+            except (httpx.HTTPError, ValueError):
+                return None
+            return health if health["workers"] == 2 else None
+
+        health = wait_until(up_with_both_workers, timeout=90)
+        assert health == {"database": "ok", "redis": "ok", "workers": 2}
+        login = httpx.post(
+            f"{base}/api/auth/login/", json={"username": "bob", "password": "likefeed-demo"}
+        )
+        token = {"Authorization": f"Token {login.json()['token']}"}
+        liked = httpx.post(f"{base}/api/posts/1/like/", headers=token)
+        assert liked.status_code == 200 and liked.json()["liked"] is True
+        assert httpx.get(f"{base}/", timeout=5, follow_redirects=True).status_code == 200
+    finally:
+        run.send_signal(signal.SIGTERM)
+        output = run.communicate(timeout=60)[0]
+    assert run.returncode == 0, output
+    assert (
+        "started embedded PostgreSQL 16" in output and "Likefeed is up: http://127.0.0.1" in output
+    )
+    assert "demo logins: alice, bob, carol, dave" in output
+    # Every process it started is gone, embedded servers included.
+    wait_until(lambda: not pgrep(str(var_dir)), timeout=20)
+
+
+def test_make_run_refuses_an_unreachable_broker_at_once_in_one_sentence(var_dir):
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    started = time.monotonic()
+    run = subprocess.run(
+        [sys.executable, "-m", "config.run"], cwd=ROOT, capture_output=True, text=True, timeout=120,
+        env=bare_env(var_dir, free_port(), CELERY_BROKER_URL=url),
+    )  # fmt: skip
+    assert run.returncode == 2
+    assert f"cannot reach the Celery broker at {url}" in run.stderr
+    assert "Trying again" not in run.stdout + run.stderr
+    assert time.monotonic() - started < 60  # no retry loop (a generous bound, not a benchmark)
+
+
+def test_broker_check_accepts_redis_and_rabbitmq_urls():
+    assert broker_problem(os.environ["REDIS_URL"]) is None
+    assert broker_problem("amqp://guest:guest@127.0.0.1:5672//") is None
+    assert "cannot reach" in (broker_problem("amqp://guest:guest@127.0.0.1:1//") or "")
