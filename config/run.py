@@ -50,6 +50,7 @@ def processes(host: str, port: str) -> dict[str, list[str]]:
             "--ws-ping-interval", os.environ.get("WS_HEARTBEAT_S", "25"), "--no-access-log",
         ],
         "worker-fanout": [*celery, "-Q", "fanout", "-n", "fanout@%h", "-c", "2"],
+        "beat": [PYTHON, "-m", "celery", "-A", "config", "beat", "-l", "info"],
         "worker-bulk": [
             *celery, "-Q", "fanout_bulk", "-n", "bulk@%h", "-c", "1", "--prefetch-multiplier", "1",
         ],

@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI's assets, served locally (no CDN)
     "channels",
+    "django_celery_beat",
     "social",
     "likes",
     "feed",
@@ -120,6 +121,20 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = False
 CELERY_BROKER_CONNECTION_TIMEOUT = 3.0
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Periodic jobs: defined here, kept in the database by django-celery-beat (visible and
+# editable in the admin under "Periodic tasks"); `make run` starts the beat process.
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BEAT_SCHEDULE = {
+    "sweep-owed-fanouts": {
+        "task": "feed.tasks.sweep_owed_fanouts",
+        "schedule": env.float("FANOUT_SWEEP_EVERY_S", default=30.0),
+    },
+    "recount-likes": {
+        "task": "likes.tasks.recount_likes",
+        "schedule": env.float("RECOUNT_EVERY_S", default=3600.0),
+        "kwargs": {"fix": True},
+    },
+}
 
 # --- Feed ------------------------------------------------------------------------------------
 FEED_MAX_ITEMS = env.int("FEED_MAX_ITEMS", default=800)  # Mastodon keeps 800 per home feed
@@ -130,6 +145,8 @@ FANOUT_CHUNK_SIZE = env.int("FANOUT_CHUNK_SIZE", default=1000)
 FANOUT_BULK_THRESHOLD = env.int("FANOUT_BULK_THRESHOLD", default=5000)
 # Followers per chunk task on the bulk queue (each writes them FANOUT_CHUNK_SIZE at a time).
 FANOUT_BULK_CHUNK = env.int("FANOUT_BULK_CHUNK", default=10000)
+# A like still not fanned out after this long is re-queued by the sweeper.
+FANOUT_OWED_AFTER_S = env.int("FANOUT_OWED_AFTER_S", default=60)
 FOLLOW_BACKFILL_POSTS = env.int("FOLLOW_BACKFILL_POSTS", default=20)
 WS_HEARTBEAT_S = env.float("WS_HEARTBEAT_S", default=25.0)
 WS_MAX_SUBSCRIBED_POSTS = env.int("WS_MAX_SUBSCRIBED_POSTS", default=200)

@@ -8,7 +8,12 @@ late acks, so a celebrity's million-follower like never sits in front of ordinar
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from celery import shared_task
+from django.conf import settings
+
+from likes import outbox
 
 from . import fanout
 
@@ -48,3 +53,13 @@ def unfanout_like(like_id: int, liker_id: int, post_id: int) -> None:
 @shared_task(ignore_result=True)
 def fanout_post(post_id: int) -> None:
     fanout.post_fanout(post_id=post_id)
+
+
+@shared_task(ignore_result=True)
+def sweep_owed_fanouts() -> int:
+    """Re-queue the fan-out of likes owed for too long (a task lost with a broker outage or
+    a crashed worker). Safe with a fan-out still running: re-running one adds nothing."""
+    owed = outbox.likes_owed(older_than=timedelta(seconds=settings.FANOUT_OWED_AFTER_S))
+    for like_id in owed:
+        fanout_like.delay(like_id)
+    return len(owed)

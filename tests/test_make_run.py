@@ -75,6 +75,7 @@ def test_make_run_on_a_bare_machine_serves_the_demo_and_stops_cleanly(var_dir):
         "started embedded PostgreSQL 16" in output and "Likefeed is up: http://127.0.0.1" in output
     )
     assert "demo logins: alice, bob, carol, dave" in output
+    assert "beat: Starting" in output  # the periodic jobs (sweeper, recount) run too
     # Every process it started is gone, embedded servers included.
     wait_until(lambda: not pgrep(str(var_dir)), timeout=20)
 

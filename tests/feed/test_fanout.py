@@ -112,3 +112,23 @@ def test_a_like_by_a_big_account_is_split_into_chunk_tasks_and_reaches_everyone(
     api(celebrity).post(f"/api/posts/{post['id']}/like/")
     for f in fans:
         wait_until(lambda: len(feed_ids(api, f)) == 1)  # noqa: B023
+
+
+def test_the_sweeper_requeues_a_like_whose_fan_out_was_lost(make_user, api):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from feed.tasks import sweep_owed_fanouts
+    from likes.models import Like
+
+    author, liker, fan = make_user(), make_user(), make_user()
+    api(fan).put(f"/api/users/{liker['username']}/follow/")
+    post = api(author).post("/api/posts/", json={"body": "x"}).json()
+    # A like stored without its task ever reaching the broker (as in a broker outage).
+    Like.objects.create(
+        user_id=liker["id"], post_id=post["id"], created_at=timezone.now() - timedelta(minutes=5)
+    )
+    sweep_owed_fanouts.delay()
+    wait_until(lambda: feed_ids(api, fan))
+    wait_until(lambda: not Like.objects.filter(fanned_out_at__isnull=True).exists())
