@@ -82,6 +82,7 @@ class UserSuggestionsApi(APIView):
     """Who to follow: the most-followed accounts the viewer does not follow yet."""
 
     @extend_schema(
+        operation_id="users_suggested",
         parameters=[OpenApiParameter("suggested", int, description="1: who to follow")],
         responses={200: ProfileListOut, **ERRORS},
         tags=["social"],

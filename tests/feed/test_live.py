@@ -194,3 +194,30 @@ def test_a_burst_of_concurrent_handshakes_is_all_served(ws_url, make_user):
 
     with ThreadPoolExecutor(50) as pool:
         assert sum(pool.map(connect, range(200))) == 200
+
+
+def test_the_server_pings_idle_sockets_so_proxies_keep_them_open(ws_url, make_user):
+    """The heartbeat is WebSocket-level pings from the server (uvicorn --ws-ping-interval;
+    1 s in the test stack, WS_HEARTBEAT_S in make run), answered by any client library."""
+    import logging
+
+    frames: list[str] = []
+
+    class Frames(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            frames.append(record.getMessage())
+
+    user = make_user()
+    logger = logging.getLogger("websockets.client")
+    handler, level = Frames(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        with ws_connect(ws_url, token=user["token"]) as ws:
+            wait_until(lambda: any(f.startswith("< PING") for f in frames), timeout=10)
+            ws.send('{"type": "dance"}')  # still open and answering after the pings
+            assert receive(ws)["type"] == "error"
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    assert any(f.startswith("> PONG") for f in frames)

@@ -1,0 +1,74 @@
+"""The like service under real concurrency: many threads, each its own PostgreSQL connection.
+
+(Over HTTP the live server may serialise requests; here the statements truly race.)
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from django.db import connection
+
+from likes import services
+from likes.models import Like
+from social.models import Post, User
+
+
+@pytest.fixture
+def post(transactional_db):
+    author = User.objects.create(username="author")
+    return Post.objects.create(author=author, body="race me")
+
+
+def race(n: int, action) -> list:
+    """Run ``action(i)`` in n threads released at once; each thread closes its connection."""
+    barrier = threading.Barrier(n)
+
+    def run(i: int):
+        try:
+            barrier.wait(timeout=30)
+            return action(i)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(n) as pool:
+        return list(pool.map(run, range(n)))
+
+
+def test_forty_concurrent_likes_of_one_pair_store_one_row_and_all_answer_the_truth(post):
+    fan = User.objects.create(username="fan")
+    answers = race(40, lambda _: services.like_create(user_id=fan.pk, post_id=post.pk))
+    assert {(a.liked, a.like_count) for a in answers} == {(True, 1)}
+    assert Like.objects.filter(post=post).count() == 1
+    assert Post.objects.get(pk=post.pk).like_count == 1
+
+
+def test_concurrent_likes_by_many_users_count_each_once(post):
+    fans = User.objects.bulk_create([User(username=f"fan{i}") for i in range(30)])
+    answers = race(30, lambda i: services.like_create(user_id=fans[i].pk, post_id=post.pk))
+    assert sorted(a.like_count for a in answers)[-1] == 30
+    assert Post.objects.get(pk=post.pk).like_count == Like.objects.filter(post=post).count() == 30
+
+
+def test_a_concurrent_like_unlike_storm_ends_with_count_equal_to_rows(post):
+    fans = User.objects.bulk_create([User(username=f"fan{i}") for i in range(6)])
+
+    def act(i: int):
+        user_id = fans[i % len(fans)].pk
+        call = services.like_create if (i // len(fans)) % 2 == 0 else services.like_delete
+        return call(user_id=user_id, post_id=post.pk)
+
+    race(36, act)
+    assert Post.objects.get(pk=post.pk).like_count == Like.objects.filter(post=post).count()
+
+
+def test_unknown_post_is_a_domain_not_found(transactional_db):
+    from config.exceptions import NotFound
+
+    fan = User.objects.create(username="fan")
+    with pytest.raises(NotFound):
+        services.like_create(user_id=fan.pk, post_id=10**15)
+    with pytest.raises(NotFound):
+        services.like_delete(user_id=fan.pk, post_id=10**15)
