@@ -176,6 +176,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
 }
 
+# Rate limits (config.throttling), kept in Redis: 429 with Retry-After past them.
+THROTTLE_RATES = {
+    "like": env.str("THROTTLE_RATE_LIKE", default="120/min"),  # likes + unlikes per user
+    "login": env.str("THROTTLE_RATE_LOGIN", default="10/min"),  # per address and username
+}
+# Usernames never throttled, e.g. a load test's accounts: "loadtest-*" (trailing * = prefix).
+THROTTLE_EXEMPT_USERS = env.list("THROTTLE_EXEMPT_USERS", default=[])
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
