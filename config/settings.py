@@ -119,7 +119,20 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_WORKER_PREFETCH_MULTIPLIER",
 # A missing broker is a configuration error, not a retry loop (see config/run.py).
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = False
 CELERY_BROKER_CONNECTION_TIMEOUT = 3.0
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# Redis broker only (RabbitMQ redelivers as soon as a consumer's connection drops): a message
+# a worker took but never acknowledged (the worker was killed) goes back to the queue after
+# this many seconds. Chosen, not defaulted: long enough that no task still running or waiting
+# in a worker's prefetch is ever handed out twice (a fan-out chunk takes well under a second;
+# prefetch holds at most a few short tasks), short enough that a lost late-ack task returns
+# in minutes rather than Celery's default hour. For likes the outbox sweeper is faster still
+# (FANOUT_OWED_AFTER_S); this bounds the rest (post fan-outs, unlikes).
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT_S", default=300),
+    # A broker that stops answering fails a publish in seconds instead of hanging the request
+    # that queues it (the like is stored either way and the sweeper re-queues its fan-out).
+    "socket_connect_timeout": 3,
+    "socket_timeout": 10,
+}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Periodic jobs: defined here, kept in the database by django-celery-beat (visible and
 # editable in the admin under "Periodic tasks"); `make run` starts the beat process.

@@ -4,6 +4,11 @@ to run twice. Nobody reads their results (``ignore_result`` is the project defau
 Routing (``CELERY_TASK_ROUTES`` in settings): everything runs on the ``fanout`` queue except
 ``fanout_chunk``, which goes to ``fanout_bulk``, served by its own worker with prefetch 1 and
 late acks, so a celebrity's million-follower like never sits in front of ordinary ones.
+
+Every task that writes feeds acknowledges its message only when it is done (``acks_late``),
+and a worker process that dies mid-task hands it back (``reject_on_worker_lost``): re-running
+one adds nothing, so a crash costs a re-run, never a lost fan-out. (Early acks would lose the
+message with the worker; the like's outbox would still catch it, a minute later.)
 """
 
 from __future__ import annotations
@@ -17,8 +22,11 @@ from likes import outbox
 
 from . import fanout
 
+# Safe to run twice (ZADD NX; the like is marked done once), so safe to redeliver.
+LATE_ACK = {"ignore_result": True, "acks_late": True, "reject_on_worker_lost": True}
 
-@shared_task(ignore_result=True)
+
+@shared_task(**LATE_ACK)
 def fanout_like(like_id: int) -> None:
     plan = fanout.like_fanout_load(like_id=like_id)
     if plan is None:
@@ -33,7 +41,7 @@ def fanout_like(like_id: int) -> None:
         fanout_chunk.delay(like_id, plan.followers, index, len(ranges), after, upto)
 
 
-@shared_task(ignore_result=True, acks_late=True, reject_on_worker_lost=True)
+@shared_task(**LATE_ACK)
 def fanout_chunk(
     like_id: int, followers: int, index: int, total: int, after: int, upto: int
 ) -> None:
@@ -45,12 +53,12 @@ def fanout_chunk(
         fanout.like_fanout_complete(plan)
 
 
-@shared_task(ignore_result=True)
+@shared_task(**LATE_ACK)
 def unfanout_like(like_id: int, liker_id: int, post_id: int) -> None:
     fanout.like_unfanout(like_id=like_id, liker_id=liker_id, post_id=post_id)
 
 
-@shared_task(ignore_result=True)
+@shared_task(**LATE_ACK)
 def fanout_post(post_id: int) -> None:
     fanout.post_fanout(post_id=post_id)
 
