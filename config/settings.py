@@ -16,7 +16,9 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 env.read_env(BASE_DIR / ".env", overwrite=False)  # optional, for local overrides
 
-DEBUG = env.bool("DEBUG", default=True)
+# LIKEFEED_ENV=production: the deployment switch (see "Production" at the end of this file).
+PRODUCTION = env.str("LIKEFEED_ENV", default="development") == "production"
+DEBUG = env.bool("DEBUG", default=not PRODUCTION)
 SECRET_KEY = env.str(
     "SECRET_KEY",
     default="django-insecure-likefeed-local-development-only" if DEBUG else environ.Env.NOTSET,
@@ -237,3 +239,23 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+
+# --- Production (LIKEFEED_ENV=production) ---------------------------------------------------
+# `manage.py check --deploy` passes with 0 warnings (tests/test_security_settings.py runs it).
+# Secrets come only from the environment: SECRET_KEY has no default here (see above), and the
+# service URLs never had one. TLS ends at a proxy that sets X-Forwarded-Proto.
+if PRODUCTION:
+    from django.core.exceptions import ImproperlyConfigured
+
+    if DEBUG:
+        raise ImproperlyConfigured("LIKEFEED_ENV=production refuses DEBUG=true")
+    if SECRET_KEY.startswith("django-insecure") or len(set(SECRET_KEY)) < 5 or len(SECRET_KEY) < 50:
+        raise ImproperlyConfigured("SECRET_KEY must be a long random value in production")
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_REDIRECT_EXEMPT = [r"^api/health/$"]  # the load balancer's probe speaks plain HTTP
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=365 * 24 * 3600)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
