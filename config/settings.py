@@ -172,6 +172,8 @@ FANOUT_BULK_THRESHOLD = env.int("FANOUT_BULK_THRESHOLD", default=5000)
 FANOUT_BULK_CHUNK = env.int("FANOUT_BULK_CHUNK", default=10000)
 # A like still not fanned out after this long is re-queued by the sweeper.
 FANOUT_OWED_AFTER_S = env.int("FANOUT_OWED_AFTER_S", default=60)
+# ...but only while the fan-out queues hold at most this many tasks (see the sweeper).
+FANOUT_SWEEP_MAX_BACKLOG = env.int("FANOUT_SWEEP_MAX_BACKLOG", default=500)
 FOLLOW_BACKFILL_POSTS = env.int("FOLLOW_BACKFILL_POSTS", default=20)
 WS_HEARTBEAT_S = env.float("WS_HEARTBEAT_S", default=25.0)
 WS_MAX_SUBSCRIBED_POSTS = env.int("WS_MAX_SUBSCRIBED_POSTS", default=200)

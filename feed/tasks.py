@@ -13,14 +13,18 @@ message with the worker; the like's outbox would still catch it, a minute later.
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
 
+from config.celery import queue_backlog
 from likes import outbox
 
 from . import fanout
+
+log = logging.getLogger(__name__)
 
 # Safe to run twice (ZADD NX; the like is marked done once), so safe to redeliver.
 LATE_ACK = {"ignore_result": True, "acks_late": True, "reject_on_worker_lost": True}
@@ -66,7 +70,17 @@ def fanout_post(post_id: int) -> None:
 @shared_task(ignore_result=True)
 def sweep_owed_fanouts() -> int:
     """Re-queue the fan-out of likes owed for too long (a task lost with a broker outage or
-    a crashed worker). Safe with a fan-out still running: re-running one adds nothing."""
+    a crashed worker). Safe with a fan-out still running: re-running one adds nothing.
+
+    Not while the fan-out queues are backed up: then the owed likes are most likely still
+    waiting in them, and re-queueing would only add duplicates behind them, which slow the
+    workers, which lengthens the backlog (seen in tests/chaos: 35,000 queued copies within
+    minutes). Once the backlog is below FANOUT_SWEEP_MAX_BACKLOG, a like owed for longer than
+    FANOUT_OWED_AFTER_S is no longer in a queue that short, so it was lost: re-queue it."""
+    backlog = queue_backlog(settings.CELERY_TASK_DEFAULT_QUEUE, "fanout_bulk")
+    if backlog > settings.FANOUT_SWEEP_MAX_BACKLOG:
+        log.info("sweep skipped: %d fan-out tasks still queued", backlog)
+        return 0
     owed = outbox.likes_owed(older_than=timedelta(seconds=settings.FANOUT_OWED_AFTER_S))
     for like_id in owed:
         fanout_like.delay(like_id)

@@ -249,7 +249,9 @@ class Load:
 
     def start(self) -> None:
         self._start = time.monotonic()
-        self._workers = [threading.Thread(target=self._run) for _ in range(self.threads)]
+        self._workers = [
+            threading.Thread(target=self._run, daemon=True) for _ in range(self.threads)
+        ]
         for worker in self._workers:
             worker.start()
 
