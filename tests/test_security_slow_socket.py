@@ -124,3 +124,32 @@ def test_a_stalled_socket_costs_a_bounded_inbox_not_everything_sent(
 
     baseline = flood_a_stalled_socket(unbounded_server, reader["token"], post["id"])
     assert baseline == list(range(MESSAGES))  # unbounded: the server held every message
+
+
+def test_a_users_feed_and_event_log_stay_bounded_in_length_and_age():
+    """What a busy account's followers cost in Redis does not grow with its activity: the
+    feed is trimmed to FEED_MAX_ITEMS, the resume log to about FEED_EVENT_LOG_LENGTH entries
+    (``MAXLEN ~`` trims whole stream nodes of 100) and expires FEED_EVENT_LOG_TTL_S after its
+    last event."""
+    import random
+
+    from django.test import override_settings
+
+    from config.redis import get_redis
+    from feed import store
+
+    follower = random.randrange(10**12, 10**13)  # no real user has such an id
+    message = store.feed_item_message_parts({"id": "x", "post": {"liked_by_me": False}})
+    with override_settings(FEED_MAX_ITEMS=50, FEED_EVENT_LOG_LENGTH=10, FEED_EVENT_LOG_TTL_S=60):
+        for n in range(1000):
+            store.fanout_write(
+                item_id=store.post_item_id(author_id=1, post_id=n), score=float(n),
+                message=message, followers=[follower], liked_by=set(),
+            )  # fmt: skip
+        r = get_redis()
+        try:
+            assert r.zcard(store.feed_key(follower)) == 50
+            assert r.xlen(store.events_key(follower)) <= 10 + 100
+            assert 0 < r.ttl(store.events_key(follower)) <= 60
+        finally:
+            r.delete(store.feed_key(follower), store.events_key(follower), store.seq_key(follower))

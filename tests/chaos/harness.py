@@ -220,9 +220,10 @@ def scratch(name: str) -> Iterator[Path]:
 class Answer:
     user_id: int
     post_id: int
-    status: int  # 0: no answer at all (the client gave up: a hang)
+    status: int  # 0: no answer at all (the client gave up: a hang, or the connection broke)
     sent_at: float  # time.monotonic() when the request went out
     seconds: float
+    error: str = ""  # for status 0: what the client saw
 
 
 @dataclass
@@ -279,15 +280,19 @@ class Load:
                     clients[user_id] = httpx.Client(
                         base_url=self.url, timeout=self.timeout,
                         headers={"Authorization": f"Token {self.tokens[user_id]}"},
+                        # Never reuse a connection the server may be closing as idle (uvicorn
+                        # closes them after 5 s): that race would be the client's own error.
+                        limits=httpx.Limits(keepalive_expiry=1.0),
                     )  # fmt: skip
                 began = time.monotonic()
+                status, error = 0, ""
                 try:
                     status = clients[user_id].post(f"/api/posts/{post_id}/like/").status_code
-                except httpx.HTTPError:
-                    status = 0
+                except httpx.HTTPError as exc:
+                    error = f"{type(exc).__name__}: {exc}"
                 with self._lock:
                     self.answers.append(
-                        Answer(user_id, post_id, status, began, time.monotonic() - began)
+                        Answer(user_id, post_id, status, began, time.monotonic() - began, error)
                     )
         finally:
             for client in clients.values():
@@ -319,8 +324,10 @@ class Audit:
     duplicate_events: int = 0  # a live event logged twice for one item: must be 0
     count_drift: int = 0  # posts whose like_count differs from their rows: must be 0
     notes: str = ""
+    client_errors: list[str] = field(default_factory=list)  # what "other/none" answers were
 
     def count_answers(self, answers: Iterable[Answer]) -> None:
+        self.client_errors = sorted({a.error for a in answers if a.error})[:3]
         for answer in answers:
             self.sent += 1
             self.slowest_s = max(self.slowest_s, answer.seconds)
@@ -358,6 +365,7 @@ def table(audits: list[Audit]) -> str:
     lines = [" | ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
     lines.insert(1, "-+-".join("-" * w for w in widths))
     notes = [f"  {a.scenario}: {a.notes}" for a in audits if a.notes]
+    notes += [f"  {a.scenario}: client saw {a.client_errors}" for a in audits if a.client_errors]
     return "\n".join(lines + notes)
 
 
