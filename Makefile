@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint fmt typecheck check clean
+.PHONY: run test chaos lint fmt typecheck check clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,11 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m config.services $(PY) -m pytest $(PYTEST_ARGS)
+
+# Crashes and outages at full size (10,000 likes through kill -9s; Redis and PostgreSQL down
+# 10 s): prints the table of what was lost (tests/chaos/). `make test` runs them small.
+chaos: $(STAMP)
+	CHAOS_SCALE=full $(PY) -m config.services $(PY) -m pytest tests/chaos -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

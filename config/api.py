@@ -22,8 +22,11 @@ ErrorOut = inline_serializer(
     },
 )
 
-# The error answers every endpoint may give, for the OpenAPI schema.
-ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut}
+# The error answers every endpoint may give, for the OpenAPI schema (503: the database is
+# unavailable, see config.exceptions).
+ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 503: ErrorOut}
+# ...and those of rate-limited endpoints (config.throttling): 429 with Retry-After.
+THROTTLED = {**ERRORS, 429: ErrorOut}
 
 
 def validated(serializer_class: type[serializers.Serializer], request: Request) -> dict[str, Any]:

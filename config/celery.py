@@ -9,3 +9,20 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 app = Celery("likefeed")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+def queue_backlog(*queues: str) -> int:
+    """Messages waiting in these broker queues (Redis or RabbitMQ); a queue that does not
+    exist yet (Redis deletes an empty list) counts 0. Messages a worker already holds are not
+    counted: they are not waiting."""
+    waiting = 0
+    with app.connection_for_read() as connection:
+        for queue in queues:
+            channel = connection.channel()  # a failed passive declare closes it (AMQP)
+            try:
+                waiting += channel.queue_declare(queue=queue, passive=True).message_count
+            except connection.channel_errors:
+                pass
+            finally:
+                channel.close()
+    return waiting

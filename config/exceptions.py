@@ -6,13 +6,17 @@ Services raise these; views never build error responses by hand. Every error bod
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
+
+log = logging.getLogger(__name__)
 
 
 class DomainError(Exception):
@@ -40,9 +44,25 @@ class ServiceUnavailable(DomainError):
     code = "unavailable"
 
 
+# A client told 503 may retry after this many seconds (the header makes it machine-readable).
+RETRY_AFTER_S = 5
+
+
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, OperationalError | InterfaceError):
+        # PostgreSQL cannot be reached (down, restarting, no free connection within
+        # DB_POOL_TIMEOUT): nothing was stored, so say so plainly instead of a 500. A write
+        # whose commit was cut off may in fact be stored; likes and follows are idempotent,
+        # so the client's retry is safe either way. Never a 2xx for what was not stored.
+        log.warning("answering 503, database unavailable: %s", exc)
+        exc = ServiceUnavailable(
+            "the database is unavailable; try again (likes and follows are safe to repeat)"
+        )
     if isinstance(exc, DomainError):
-        return Response({"error": exc.code, "detail": exc.detail}, status=exc.status_code)
+        answer = Response({"error": exc.code, "detail": exc.detail}, status=exc.status_code)
+        if exc.status_code == status.HTTP_503_SERVICE_UNAVAILABLE:
+            answer["Retry-After"] = str(RETRY_AFTER_S)
+        return answer
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):

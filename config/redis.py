@@ -12,7 +12,11 @@ from redis import asyncio as aioredis
 
 @functools.cache
 def get_redis() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL, health_check_interval=30)
+    # Timeouts: a Redis that stops answering fails a call in seconds (the caller decides what
+    # that means) instead of hanging a request or a task forever.
+    return redis.Redis.from_url(
+        settings.REDIS_URL, health_check_interval=30, socket_connect_timeout=3, socket_timeout=10
+    )
 
 
 _async_clients: dict[int, aioredis.Redis] = {}

@@ -16,7 +16,9 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 env.read_env(BASE_DIR / ".env", overwrite=False)  # optional, for local overrides
 
-DEBUG = env.bool("DEBUG", default=True)
+# LIKEFEED_ENV=production: the deployment switch (see "Production" at the end of this file).
+PRODUCTION = env.str("LIKEFEED_ENV", default="development") == "production"
+DEBUG = env.bool("DEBUG", default=not PRODUCTION)
 SECRET_KEY = env.str(
     "SECRET_KEY",
     default="django-insecure-likefeed-local-development-only" if DEBUG else environ.Env.NOTSET,
@@ -82,7 +84,10 @@ DATABASES["default"]["CONN_MAX_AGE"] = 0
 DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
     "min_size": env.int("DB_POOL_MIN", default=1),
     "max_size": env.int("DB_POOL_MAX", default=8),
-    "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
+    # Seconds a request waits for a connection before it is answered 503 (config.exceptions):
+    # far above any wait for a free one under load (a like holds one ~0.5 ms), short enough
+    # that a client whose database is down hears so instead of waiting (tests/chaos/).
+    "timeout": env.float("DB_POOL_TIMEOUT", default=5.0),
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "social.User"
@@ -98,8 +103,15 @@ CHANNEL_LAYERS = {
         # Pub/sub layer: one PUBLISH per group_send, one SUBSCRIBE per group per process.
         # Live events are also kept in a per-user log (feed.store), so a message published
         # while a socket is away is replayed on `resume`, not lost.
-        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": CHANNEL_LAYER_PREFIX},
+        # channels-redis' pub/sub layer with a bounded inbox per socket (config.channel_layer):
+        # a client that stops reading costs at most WS_INBOX_CAPACITY messages; past that the
+        # oldest are dropped and the socket catches up from the event log by seq.
+        "BACKEND": "config.channel_layer.BoundedPubSubChannelLayer",
+        "CONFIG": {
+            "hosts": [REDIS_URL],
+            "prefix": CHANNEL_LAYER_PREFIX,
+            "capacity": env.int("WS_INBOX_CAPACITY", default=100),
+        },
     },
 }
 
@@ -119,7 +131,20 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_WORKER_PREFETCH_MULTIPLIER",
 # A missing broker is a configuration error, not a retry loop (see config/run.py).
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = False
 CELERY_BROKER_CONNECTION_TIMEOUT = 3.0
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# Redis broker only (RabbitMQ redelivers as soon as a consumer's connection drops): a message
+# a worker took but never acknowledged (the worker was killed) goes back to the queue after
+# this many seconds. Chosen, not defaulted: long enough that no task still running or waiting
+# in a worker's prefetch is ever handed out twice (a fan-out chunk takes well under a second;
+# prefetch holds at most a few short tasks), short enough that a lost late-ack task returns
+# in minutes rather than Celery's default hour. For likes the outbox sweeper is faster still
+# (FANOUT_OWED_AFTER_S); this bounds the rest (post fan-outs, unlikes).
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT_S", default=300),
+    # A broker that stops answering fails a publish in seconds instead of hanging the request
+    # that queues it (the like is stored either way and the sweeper re-queues its fan-out).
+    "socket_connect_timeout": 3,
+    "socket_timeout": 10,
+}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Periodic jobs: defined here, kept in the database by django-celery-beat (visible and
 # editable in the admin under "Periodic tasks"); `make run` starts the beat process.
@@ -147,6 +172,8 @@ FANOUT_BULK_THRESHOLD = env.int("FANOUT_BULK_THRESHOLD", default=5000)
 FANOUT_BULK_CHUNK = env.int("FANOUT_BULK_CHUNK", default=10000)
 # A like still not fanned out after this long is re-queued by the sweeper.
 FANOUT_OWED_AFTER_S = env.int("FANOUT_OWED_AFTER_S", default=60)
+# ...but only while the fan-out queues hold at most this many tasks (see the sweeper).
+FANOUT_SWEEP_MAX_BACKLOG = env.int("FANOUT_SWEEP_MAX_BACKLOG", default=500)
 FOLLOW_BACKFILL_POSTS = env.int("FOLLOW_BACKFILL_POSTS", default=20)
 WS_HEARTBEAT_S = env.float("WS_HEARTBEAT_S", default=25.0)
 WS_MAX_SUBSCRIBED_POSTS = env.int("WS_MAX_SUBSCRIBED_POSTS", default=200)
@@ -175,6 +202,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
 }
+
+# Rate limits (config.throttling), kept in Redis: 429 with Retry-After past them.
+THROTTLE_RATES = {
+    "like": env.str("THROTTLE_RATE_LIKE", default="120/min"),  # likes + unlikes per user
+    "login": env.str("THROTTLE_RATE_LOGIN", default="10/min"),  # per address and username
+}
+# Usernames never throttled, e.g. a load test's accounts: "loadtest-*" (trailing * = prefix).
+THROTTLE_EXEMPT_USERS = env.list("THROTTLE_EXEMPT_USERS", default=[])
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -209,3 +244,23 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+
+# --- Production (LIKEFEED_ENV=production) ---------------------------------------------------
+# `manage.py check --deploy` passes with 0 warnings (tests/test_security_settings.py runs it).
+# Secrets come only from the environment: SECRET_KEY has no default here (see above), and the
+# service URLs never had one. TLS ends at a proxy that sets X-Forwarded-Proto.
+if PRODUCTION:
+    from django.core.exceptions import ImproperlyConfigured
+
+    if DEBUG:
+        raise ImproperlyConfigured("LIKEFEED_ENV=production refuses DEBUG=true")
+    if SECRET_KEY.startswith("django-insecure") or len(set(SECRET_KEY)) < 5 or len(SECRET_KEY) < 50:
+        raise ImproperlyConfigured("SECRET_KEY must be a long random value in production")
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_REDIRECT_EXEMPT = [r"^api/health/$"]  # the load balancer's probe speaks plain HTTP
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=365 * 24 * 3600)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True

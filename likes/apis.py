@@ -9,17 +9,20 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import ERRORS, viewer
+from config.api import THROTTLED, viewer
+from config.throttling import LikeRateThrottle
 
 from . import services
 from .serializers import LikeStateOut
 
 
 class LikeApi(APIView):
-    @extend_schema(request=None, responses={200: LikeStateOut, **ERRORS}, tags=["likes"])
+    throttle_classes = [LikeRateThrottle]
+
+    @extend_schema(request=None, responses={200: LikeStateOut, **THROTTLED}, tags=["likes"])
     def post(self, request: Request, post_id: int) -> Response:
         return Response(asdict(services.like_create(user_id=viewer(request).pk, post_id=post_id)))
 
-    @extend_schema(request=None, responses={200: LikeStateOut, **ERRORS}, tags=["likes"])
+    @extend_schema(request=None, responses={200: LikeStateOut, **THROTTLED}, tags=["likes"])
     def delete(self, request: Request, post_id: int) -> Response:
         return Response(asdict(services.like_delete(user_id=viewer(request).pk, post_id=post_id)))

@@ -12,8 +12,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import ERRORS, validated, viewer
+from config.api import ERRORS, THROTTLED, validated, viewer
 from config.exceptions import Invalid
+from config.throttling import LoginRateThrottle
 
 from . import selectors, services
 from .serializers import (
@@ -39,8 +40,9 @@ class RegisterApi(APIView):
 class LoginApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list[type] = []
+    throttle_classes = [LoginRateThrottle]
 
-    @extend_schema(request=CredentialsIn, responses={200: AuthOut, **ERRORS}, tags=["auth"])
+    @extend_schema(request=CredentialsIn, responses={200: AuthOut, **THROTTLED}, tags=["auth"])
     def post(self, request: Request) -> Response:
         data = validated(CredentialsIn, request)
         user = authenticate(request._request, username=data["username"], password=data["password"])

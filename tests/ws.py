@@ -11,14 +11,20 @@ from websockets.sync.client import ClientConnection, connect
 
 
 def ws_connect(
-    url: str, *, token: str | None = None, cookie: str | None = None, origin: str | None = None
+    url: str,
+    *,
+    token: str | None = None,
+    cookie: str | None = None,
+    origin: str | None = None,
+    **options: Any,
 ) -> ClientConnection:
+    """Open a socket; ``options`` go to ``websockets.sync.client.connect`` (sock, max_queue)."""
     headers = {}
     if token:
         headers["Authorization"] = f"Token {token}"
     if cookie:
         headers["Cookie"] = cookie
-    return connect(url, additional_headers=headers, origin=origin, open_timeout=10)  # type: ignore[arg-type]
+    return connect(url, additional_headers=headers, origin=origin, open_timeout=10, **options)  # type: ignore[arg-type]
 
 
 def receive(ws: ClientConnection, timeout: float = 10.0) -> dict[str, Any]:

@@ -1,0 +1,69 @@
+"""Chaos scenarios: sizes (``CHAOS_SCALE``: small in ``make test``, full in ``make chaos``)
+and the table every scenario adds a row to, printed at the end of the run."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from .harness import Audit, OwnRedis, table
+
+_audits: list[Audit] = []
+
+
+@dataclass(frozen=True)
+class Scale:
+    name: str
+    kill_likers: int  # kill -9: likers x posts likes, at kill_rate per second
+    kill_posts: int
+    kill_rate: float
+    redis_likers: int
+    redis_posts: int
+    redis_rate: float
+    pg_likers: int
+    pg_posts: int
+    pg_rate: float
+    outage_s: float  # how long Redis stays down
+    pg_outage_s: float  # how long PostgreSQL stays down (longer than DB_POOL_TIMEOUT, 5 s)
+    settle_s: float  # how long recovery may take before what is undone is counted
+
+
+SCALES = {
+    # `make test`: a few hundred likes per scenario, well under a minute each.
+    "small": Scale("small", 6, 40, 80, 6, 40, 40, 4, 30, 30, 3, 7, 90),
+    # `make chaos`: the issue's figures (10,000 likes through kill -9s; 10 s outages).
+    "full": Scale("full", 20, 500, 250, 20, 150, 100, 10, 100, 50, 10, 10, 900),
+}
+
+
+@pytest.fixture(scope="session")
+def scale() -> Scale:
+    return SCALES[os.environ.get("CHAOS_SCALE", "small")]
+
+
+@pytest.fixture
+def record() -> Iterator[list[Audit]]:
+    """Scenarios append their audit here; the table is printed after the run."""
+    mine: list[Audit] = []
+    yield mine
+    _audits.extend(mine)
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
+    server = OwnRedis(tmp_path / "redis")
+    server.start()
+    yield server
+    server.stop()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _audits:
+        scale = os.environ.get("CHAOS_SCALE", "small")
+        must_be_zero = "other/none, lost, fan-out owed, items, events, drift"
+        terminalreporter.write_sep("=", f"chaos ({scale}); must be 0: {must_be_zero}")
+        terminalreporter.write_line(table(_audits))

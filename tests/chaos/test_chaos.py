@@ -1,0 +1,273 @@
+"""Crashes and outages during a like run, on real processes: nothing accepted is lost,
+nothing is doubled, every count equals its rows.
+
+- kill -9 of the fan-out workers (both queues, with their pool children) twice during the run;
+- Redis (feeds, channel layer and broker) stopped, then started again on the same port;
+- PostgreSQL stopped immediately (every connection cut), then started again.
+
+Each scenario audits the run (``harness.audit_run``) and adds a row to the table printed at
+the end; ``make chaos`` runs them at full size (``CHAOS_SCALE=full``).
+"""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+from django.conf import settings
+from rest_framework.authtoken.models import Token
+
+from likes.counters import like_counts_recount
+from likes.models import Like
+from social.models import Follow, Post, User
+from tests.conftest import PASSWORD, ROOT, _database_url, wait_until
+
+from .conftest import Scale
+from .harness import (
+    EXEMPT,
+    Audit,
+    ChaosStack,
+    LikeRow,
+    Load,
+    OwnPostgres,
+    OwnRedis,
+    audit_run,
+    running,
+    scratch,
+    stack_env,
+    wait_sent,
+)
+
+# The suite's environment splits a fan-out above 6 followers into chunk tasks of 4
+# (tests/environment.py): "big" likers below have 8 followers, so both queues are exercised.
+SMALL_FANOUT, BIG_FANOUT = 2, 8
+
+# Full size (`make chaos`) runs for minutes; the suite's default per-test timeout is 120 s.
+pytestmark = pytest.mark.timeout(1800)
+
+
+@dataclass
+class World:
+    tokens: dict[int, str]
+    followers_of: dict[int, list[int]]
+    pairs: list[tuple[int, int]]  # (liker, post) in the order they are sent
+
+
+def build_world(likers: int, posts: int, seed: int) -> World:
+    """Users, follows, posts and tokens straight into the test database (fast); the likes
+    themselves go through HTTP, as a client sends them."""
+    fans = User.objects.bulk_create(
+        [User(username=f"{EXEMPT}fan{i}", password="!") for i in range(BIG_FANOUT)]
+    )
+    liker_users = User.objects.bulk_create(
+        [User(username=f"{EXEMPT}liker{i}", password="!") for i in range(likers)]
+    )
+    author = User.objects.create(username=f"{EXEMPT}author", password="!")
+    followers_of: dict[int, list[int]] = {}
+    follows = []
+    for i, liker in enumerate(liker_users):
+        # One liker in four is "big": its likes go through chunk tasks on the bulk queue,
+        # whose single worker is the slowest part of the pipeline.
+        mine = fans if i % 4 == 3 else [fans[(i + k) % BIG_FANOUT] for k in range(SMALL_FANOUT)]
+        followers_of[liker.pk] = [f.pk for f in mine]
+        follows += [Follow(follower=f, followee=liker) for f in mine]
+    Follow.objects.bulk_create(follows)
+    post_ids = [
+        p.pk
+        for p in Post.objects.bulk_create(
+            [Post(author=author, body=f"post {i}") for i in range(posts)]
+        )
+    ]
+    tokens = {u.pk: Token.objects.create(user=u).key for u in liker_users}
+    pairs = [(u.pk, p) for u in liker_users for p in post_ids]
+    random.Random(seed).shuffle(pairs)
+    return World(tokens, followers_of, pairs)
+
+
+def orm_rows() -> list[LikeRow]:
+    return [
+        LikeRow(i, u, p, f is not None)
+        for i, u, p, f in Like.objects.values_list("id", "user_id", "post_id", "fanned_out_at")
+    ]
+
+
+def orm_drift() -> int:
+    return len(like_counts_recount(fix=False).drifted)
+
+
+@pytest.fixture
+def test_db_stack(
+    transactional_db: None, own_redis: OwnRedis, tmp_path: Path
+) -> Iterator[ChaosStack]:
+    """A stack of its own on the suite's test database and the scenario's own Redis."""
+    database_url = _database_url(settings.DATABASES["default"]["NAME"])
+    stack = ChaosStack(tmp_path, stack_env(own_redis.url, database_url))
+    yield stack
+    stack.stop()
+
+
+def test_kill9_of_fanout_workers_loses_and_doubles_nothing(
+    test_db_stack: ChaosStack, own_redis: OwnRedis, scale: Scale, record: list[Audit]
+) -> None:
+    world = build_world(scale.kill_likers, scale.kill_posts, seed=1)
+    stack = test_db_stack
+    with running(stack):
+        load = Load(stack.url, world.tokens, world.pairs, rate=scale.kill_rate)
+        load.start()
+        owed_after_kill = []
+        for fraction in (0.3, 0.6):
+            wait_sent(load, fraction)
+            stack.kill9("worker-fanout")
+            stack.kill9("worker-bulk")
+            owed_after_kill.append(Like.objects.filter(fanned_out_at__isnull=True).count())
+            stack.start("worker-fanout", "worker-bulk")
+        answers = load.join()
+        audit = audit_run(
+            Audit("kill -9 workers x2"), answers=answers, rows=orm_rows,
+            followers_of=world.followers_of, r=own_redis.client(), drift=orm_drift,
+            settle_timeout=scale.settle_s,
+        )  # fmt: skip
+    audit.notes = (
+        "both workers (with pool children) SIGKILLed at 30% and 60% of the run; likes owed a "
+        f"fan-out right after each kill: {owed_after_kill}"
+    )
+    record.append(audit)
+    assert audit.ok == audit.sent  # the database was up throughout: every like accepted
+    assert not audit.failures(), audit
+
+
+def test_redis_stopped_and_restarted_loses_no_accepted_like(
+    test_db_stack: ChaosStack, own_redis: OwnRedis, scale: Scale, record: list[Audit]
+) -> None:
+    world = build_world(scale.redis_likers, scale.redis_posts, seed=2)
+    stack = test_db_stack
+    with running(stack):
+        load = Load(stack.url, world.tokens, world.pairs, rate=scale.redis_rate)
+        load.start()
+        wait_sent(load, 0.3)
+        own_redis.stop()
+        down_at = time.monotonic()
+        time.sleep(scale.outage_s)
+        own_redis.start()
+        up_at = time.monotonic()
+        answers = load.join()
+        during = [a for a in answers if down_at <= a.sent_at < up_at]
+        audit = audit_run(
+            Audit(f"Redis down {scale.outage_s:.0f} s"), answers=answers, rows=orm_rows,
+            followers_of=world.followers_of, r=own_redis.client(), drift=orm_drift,
+            settle_timeout=scale.settle_s,
+        )  # fmt: skip
+    ok_during = sum(200 <= a.status < 300 for a in during)
+    audit.notes = (
+        f"{len(during)} likes sent while Redis was down, {ok_during} of them accepted "
+        "(PostgreSQL holds them; the sweeper queued their fan-outs once Redis was back)"
+    )
+    record.append(audit)
+    assert during, "no like was sent during the outage: the scenario proved nothing"
+    assert not audit.failures(), audit
+
+
+# --- PostgreSQL: a database of the scenario's own, stopped with every connection cut ---------
+
+
+def pg_rows(url: str) -> list[LikeRow]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT id, user_id, post_id, fanned_out_at IS NOT NULL FROM likes_like"
+        ).fetchall()
+    return [LikeRow(*row) for row in rows]
+
+
+def pg_drift(url: str) -> int:
+    with psycopg.connect(url) as conn:
+        (drifted,) = conn.execute(
+            "SELECT count(*) FROM social_post p WHERE like_count <> "
+            "(SELECT count(*) FROM likes_like l WHERE l.post_id = p.id)"
+        ).fetchone() or (0,)
+    return int(drifted)
+
+
+def api_world(url: str, likers: int, posts: int, seed: int) -> World:
+    """The same shape of world as ``build_world``, made through the API (the scenario's
+    database is not the one this process's ORM talks to)."""
+
+    def register(name: str) -> dict[str, object]:
+        answer = httpx.post(
+            f"{url}/api/auth/register/", json={"username": name, "password": PASSWORD}
+        )
+        assert answer.status_code == 201, answer.text
+        return dict(answer.json())
+
+    fans = [register(f"{EXEMPT}fan{i}") for i in range(SMALL_FANOUT)]
+    users = [register(f"{EXEMPT}liker{i}") for i in range(likers)]
+    author = register(f"{EXEMPT}author")
+    followers_of: dict[int, list[int]] = {}
+    for user in users:
+        for fan in fans:
+            httpx.put(
+                f"{url}/api/users/{user['username']}/follow/",
+                headers={"Authorization": f"Token {fan['token']}"},
+            ).raise_for_status()
+        followers_of[int(str(user["id"]))] = [int(str(f["id"])) for f in fans]
+    with httpx.Client(base_url=url, headers={"Authorization": f"Token {author['token']}"}) as c:
+        post_ids = [c.post("/api/posts/", json={"body": f"{i}"}).json()["id"] for i in range(posts)]
+    tokens = {int(str(u["id"])): str(u["token"]) for u in users}
+    pairs = [(uid, p) for uid in tokens for p in post_ids]
+    random.Random(seed).shuffle(pairs)
+    return World(tokens, followers_of, pairs)
+
+
+def test_postgres_down_never_answers_2xx_for_a_like_not_stored(
+    own_redis: OwnRedis, tmp_path: Path, scale: Scale, record: list[Audit]
+) -> None:
+    with scratch("pg") as folder:
+        pg = OwnPostgres(folder / "pg")
+        try:
+            env = stack_env(own_redis.url, pg.url)
+            subprocess.run(
+                [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+                cwd=ROOT, env={**ChaosStack(tmp_path, env).env}, check=True, timeout=300,
+            )  # fmt: skip
+            stack = ChaosStack(tmp_path, env)
+            with running(stack):
+                world = api_world(stack.url, scale.pg_likers, scale.pg_posts, seed=3)
+                load = Load(stack.url, world.tokens, world.pairs, rate=scale.pg_rate)
+                load.start()
+                wait_sent(load, 0.3)
+                pg.stop()
+                down_at = time.monotonic()
+                time.sleep(scale.pg_outage_s)
+                pg.start()
+                up_at = time.monotonic()
+                answers = load.join()
+                # After the restart the service answers again (the pool drops dead connections).
+                wait_until(
+                    lambda: httpx.get(f"{stack.url}/api/health/", timeout=10).status_code == 200,
+                    timeout=60,
+                )
+                audit = audit_run(
+                    Audit(f"PostgreSQL down {scale.pg_outage_s:.0f} s"), answers=answers,
+                    rows=lambda: pg_rows(pg.url), followers_of=world.followers_of,
+                    r=own_redis.client(), drift=lambda: pg_drift(pg.url),
+                    settle_timeout=scale.settle_s,
+                )  # fmt: skip
+        finally:
+            pg.close()
+    during = [a for a in answers if down_at <= a.sent_at < up_at]
+    audit.notes = (
+        f"{len(during)} likes sent while PostgreSQL was down: "
+        f"{sum(a.status == 503 for a in during)} answered 503 with Retry-After, "
+        f"{sum(200 <= a.status < 300 for a in during)} 2xx"
+    )
+    record.append(audit)
+    assert during, "no like was sent during the outage: the scenario proved nothing"
+    assert any(a.status == 503 for a in during), "PostgreSQL was down, yet no like was refused"
+    assert not audit.failures(), audit

@@ -1,0 +1,226 @@
+"""A hypothesis state machine over the live stack: several users post, like, unlike, follow
+and unfollow (some of it concurrently), and after every step the system agrees with a model.
+
+The model is a few sets: who follows whom, who likes which post, and which like items each
+follower is owed. The invariants, checked after every step:
+
+- every ``like_count`` (in the answer, in PostgreSQL, and as rendered) equals the model's;
+- every like row is counted once: rows == ``like_count`` for every post;
+- once the fan-out is quiet, each user's feed holds exactly the model's items, each once,
+  with ``liked_by_me`` and ``like_count`` as the model says.
+
+Runs through HTTP against real uvicorn and Celery processes; users are reused across
+examples (registering is slow), and every example starts by unfollowing everyone and only
+looks at the posts it made itself.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    consumes,
+    initialize,
+    invariant,
+    rule,
+    run_state_machine_as_test,
+)
+
+from likes.models import Like
+from social.models import Post
+from tests.conftest import wait_until
+
+USERS = 4
+EXAMPLES = int(os.environ.get("STATE_MACHINE_EXAMPLES", "8"))
+STEPS = int(os.environ.get("STATE_MACHINE_STEPS", "14"))
+
+FeedKey = tuple[str, int, int]  # (kind, actor id, post id)
+
+
+class Likefeed(RuleBasedStateMachine):
+    users: list[dict[str, Any]]  # set by the test: the same accounts for every example
+    base_url: str
+
+    posts = Bundle("posts")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.clients = [
+            httpx.Client(
+                base_url=self.base_url, headers={"Authorization": f"Token {u['token']}"}, timeout=30
+            )
+            for u in self.users
+        ]
+        self.follows: set[tuple[int, int]] = set()  # (follower index, followee index)
+        self.likes: dict[int, set[int]] = {}  # post id -> liker indexes
+        self.authors: dict[int, int] = {}  # post id -> author index
+        # Like items owed: (liker index, post id) -> follower indexes who must see it.
+        self.like_items: dict[tuple[int, int], set[int]] = {}
+
+    def teardown(self) -> None:
+        for client in self.clients:
+            client.close()
+
+    def uid(self, index: int) -> int:
+        return int(self.users[index]["id"])
+
+    @initialize()
+    def nobody_follows_anybody(self) -> None:
+        for a in range(USERS):
+            for b in range(USERS):
+                if a != b:
+                    answer = self.clients[a].delete(
+                        f"/api/users/{self.users[b]['username']}/follow/"
+                    )
+                    assert answer.status_code == 200, answer.text
+
+    # --- steps ------------------------------------------------------------------------------
+
+    @rule(target=posts, author=st.integers(0, USERS - 1))
+    def post(self, author: int) -> int:
+        answer = self.clients[author].post("/api/posts/", json={"body": f"post by {author}"})
+        assert answer.status_code == 201, answer.text
+        post_id = int(answer.json()["id"])
+        self.authors[post_id], self.likes[post_id] = author, set()
+        return post_id
+
+    @rule(user=st.integers(0, USERS - 1), post=posts)
+    def like(self, user: int, post: int) -> None:
+        answer = self.clients[user].post(f"/api/posts/{post}/like/")
+        if user not in self.likes[post]:
+            self.likes[post].add(user)
+            self.like_items[(user, post)] = {f for f, b in self.follows if b == user}
+        assert answer.json() == {
+            "post_id": post,
+            "liked": True,
+            "like_count": len(self.likes[post]),
+        }
+
+    @rule(user=st.integers(0, USERS - 1), post=posts)
+    def unlike(self, user: int, post: int) -> None:
+        answer = self.clients[user].delete(f"/api/posts/{post}/like/")
+        self.likes[post].discard(user)
+        self.like_items.pop((user, post), None)
+        assert answer.json() == {
+            "post_id": post,
+            "liked": False,
+            "like_count": len(self.likes[post]),
+        }
+
+    @rule(users=st.sets(st.integers(0, USERS - 1), min_size=2), post=posts, like=st.booleans())
+    def many_at_once(self, users: set[int], post: int, like: bool) -> None:
+        """Several users like (or unlike) one post at the same moment, each twice."""
+        method = "POST" if like else "DELETE"
+
+        def send(user: int) -> int:
+            return self.clients[user].request(method, f"/api/posts/{post}/like/").status_code
+
+        with ThreadPoolExecutor(2 * len(users)) as pool:
+            assert set(pool.map(send, [*users, *users])) == {200}
+        for user in users:
+            if like and user not in self.likes[post]:
+                self.likes[post].add(user)
+                self.like_items[(user, post)] = {f for f, b in self.follows if b == user}
+            elif not like:
+                self.likes[post].discard(user)
+                self.like_items.pop((user, post), None)
+
+    @rule(follower=st.integers(0, USERS - 1), followee=st.integers(0, USERS - 1))
+    def follow(self, follower: int, followee: int) -> None:
+        answer = self.clients[follower].put(
+            f"/api/users/{self.users[followee]['username']}/follow/"
+        )
+        if follower == followee:
+            assert answer.status_code == 400
+            return
+        assert answer.json() == {"following": True}
+        self.follows.add((follower, followee))  # past likes are not backfilled, posts are
+
+    @rule(follower=st.integers(0, USERS - 1), followee=st.integers(0, USERS - 1))
+    def unfollow(self, follower: int, followee: int) -> None:
+        name = self.users[followee]["username"]
+        answer = self.clients[follower].delete(f"/api/users/{name}/follow/")
+        assert answer.json() == {"following": False}
+        self.follows.discard((follower, followee))
+        for (liker, _), owed in self.like_items.items():
+            if liker == followee:
+                owed.discard(follower)  # unfollow removes everything the followee put there
+
+    @rule(post=consumes(posts))
+    def forget(self, post: int) -> None:
+        """Stop using a post (keeps the number of live posts small)."""
+
+    # --- invariants --------------------------------------------------------------------------
+
+    @invariant()
+    def counts_equal_rows_and_the_model(self) -> None:
+        if not self.likes:
+            return
+        counts = dict(Post.objects.filter(pk__in=self.likes).values_list("pk", "like_count"))
+        rows = Counter(
+            Like.objects.filter(post_id__in=self.likes).values_list("post_id", flat=True)
+        )
+        for post, likers in self.likes.items():
+            assert counts[post] == rows[post] == len(likers), (post, counts[post], rows[post])
+            assert set(Like.objects.filter(post_id=post).values_list("user_id", flat=True)) == {
+                self.uid(u) for u in likers
+            }
+
+    @invariant()
+    def feeds_match_the_model_once_quiet(self) -> None:
+        for user in range(USERS):
+            expected = self.expected_feed(user)
+            wait_until(lambda: self.feed(user) == expected, timeout=20)  # noqa: B023
+
+    def expected_feed(self, user: int) -> list[tuple[FeedKey, bool, int]]:
+        keys: list[FeedKey] = [
+            ("post", self.uid(author), post)
+            for post, author in self.authors.items()
+            if (user, author) in self.follows
+        ]
+        keys += [
+            ("like", self.uid(liker), post)
+            for (liker, post), owed in self.like_items.items()
+            if user in owed
+        ]
+        return sorted((k, user in self.likes[k[2]], len(self.likes[k[2]])) for k in keys)
+
+    def feed(self, user: int) -> list[tuple[FeedKey, bool, int]]:
+        """This example's items in the user's feed: (kind, actor, post), liked_by_me, count."""
+        items = self.clients[user].get("/api/feed/", params={"limit": 100}).json()["items"]
+        return sorted(
+            (
+                (i["kind"], i["actor"]["id"], i["post"]["id"]),
+                i["post"]["liked_by_me"],
+                i["post"]["like_count"],
+            )
+            for i in items
+            if i["post"]["id"] in self.authors
+        )
+
+
+@pytest.mark.timeout(900)
+def test_likes_follows_and_feeds_agree_with_the_model(make_user, live_server_url):
+    # exempt-…: hundreds of likes a minute by one account are the point here, not abuse.
+    Likefeed.users = [make_user(f"exempt-sm{i}-{uuid.uuid4().hex[:6]}") for i in range(USERS)]
+    Likefeed.base_url = live_server_url
+    run_state_machine_as_test(
+        Likefeed,
+        settings=settings(
+            max_examples=EXAMPLES,
+            stateful_step_count=STEPS,
+            deadline=None,
+            database=None,  # no example database written into the work tree
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+        ),
+    )
