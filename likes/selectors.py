@@ -6,6 +6,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db.models import Count, Max
+
 from .models import Like
 
 
@@ -55,3 +57,25 @@ def likers_among(*, post_id: int, user_ids: Iterable[int]) -> set[int]:
             "user_id", flat=True
         )
     )
+
+
+@dataclass(frozen=True, slots=True)
+class LikesSince:
+    """The likes of a post above a like id: how many, the newest id, the newest likers."""
+
+    count: int
+    last_like_id: int
+    recent_usernames: list[str]
+
+
+def likes_since(
+    *, post_id: int, after_like_id: int, exclude_user_id: int, names: int = 2
+) -> LikesSince:
+    """Likes of a post with an id above ``after_like_id`` (someone's own likes left out),
+    for a digest such as "alice and 3 others liked your post"."""
+    rows = Like.objects.filter(post_id=post_id, pk__gt=after_like_id).exclude(
+        user_id=exclude_user_id
+    )
+    totals = rows.aggregate(count=Count("pk"), last=Max("pk"))
+    recent = rows.order_by("-pk").values_list("user__username", flat=True)[:names]
+    return LikesSince(totals["count"], totals["last"] or after_like_id, list(recent))

@@ -14,6 +14,7 @@ TEST_ENV = {
     "FANOUT_BULK_CHUNK": "4",
     "FANOUT_CHUNK_SIZE": "3",
     "LOG_LEVEL": "WARNING",
+    "LIKE_MAIL_DEBOUNCE_S": "3",  # a burst of likes within 3 s becomes one mail
 }
 
 for name, value in TEST_ENV.items():
