@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "likes",
     "feed",
     "notifications",
+    "ops",
     "frontend",
 ]
 
@@ -167,6 +168,11 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Likefeed <likefeed@l
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")  # links in mails
 # A burst of likes of one post within this many seconds becomes one mail to its author.
 LIKE_MAIL_DEBOUNCE_S = env.float("LIKE_MAIL_DEBOUNCE_S", default=120.0)
+
+# --- Ops ---------------------------------------------------------------------------------------
+# When set, /metrics wants "Authorization: Bearer <METRICS_TOKEN>"; otherwise keep /metrics
+# off the public side of the load balancer.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 # --- API -------------------------------------------------------------------------------------
 REST_FRAMEWORK = {

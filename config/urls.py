@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from feed import apis as feed_apis
 from likes import apis as likes_apis
 from notifications import apis as notifications_apis
+from ops import views as ops_views
 from social import apis as social_apis
 
 from .health import HealthApi
@@ -56,5 +57,7 @@ urlpatterns = [
     path("api/", include((api, "api"))),
     re_path(r"^api/(?P<rest>.*)$", api_not_found),
     path("admin/", admin.site.urls),
+    path("ops/", include("ops.urls")),
+    path("metrics", ops_views.metrics_view, name="metrics"),  # Prometheus' default path
     path("", include("frontend.urls")),
 ]

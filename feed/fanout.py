@@ -27,6 +27,7 @@ from django.utils import timezone
 from likes import outbox
 from likes import selectors as likes_selectors
 from notifications import services as notifications
+from ops import counters
 from social import selectors as social_selectors
 from social.models import Post, User
 from social.render import iso, post_json, user_ref
@@ -89,6 +90,7 @@ def deliver(event: Event, followers: Iterable[list[int]]) -> list[int]:
             for uid, seq in zip(chunk, seqs, strict=True)
             if seq
         )
+        counters.count(counters.FANOUT_ENTRIES, sum(1 for seq in seqs if seq))
         reached += chunk
     return reached
 
