@@ -126,8 +126,9 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 3.0
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Periodic jobs: defined here, kept in the database by django-celery-beat (visible and
-# editable in the admin under "Periodic tasks"); `make run` starts the beat process.
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# editable in the admin under "Periodic tasks"); `make run` starts the beat process. The
+# scheduler seeds these once and then leaves the admin's edits alone (config/beat.py).
+CELERY_BEAT_SCHEDULER = "config.beat:SeedOnceDatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "sweep-owed-fanouts": {
         "task": "feed.tasks.sweep_owed_fanouts",
