@@ -3,8 +3,8 @@
 The pipeline's figures come from ``ops.snapshot`` at scrape time (a custom collector, as
 the client's docs describe for values that live in another system): they are shared state
 (broker, PostgreSQL, Redis), so any web process answers for all of them and no
-multi-process setup is needed. The process collectors that the client registers by
-default (CPU, memory, open files, GC) describe the web process that answered.
+multi-process setup is needed. The client's process collectors (CPU, memory, open files,
+GC) describe the web process that answered.
 
 Request latency histograms (django-prometheus' middleware) are left out on purpose: a
 ``MiddlewareMixin`` middleware under ASGI costs thread hops on every request of the hot
@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from prometheus_client import REGISTRY
+from prometheus_client import GC_COLLECTOR, PLATFORM_COLLECTOR, PROCESS_COLLECTOR
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
+from prometheus_client.registry import Collector, CollectorRegistry
 
 from .snapshot import Snapshot, snapshot_get
 
@@ -73,5 +73,9 @@ class PipelineCollector(Collector):
         yield workers
 
 
-# Registered once per process, when the view module first imports this one.
-REGISTRY.register(PipelineCollector())
+# A registry of our own rather than the client's global one: Django's system checks import
+# the URLconf (so this module) in every process, Celery workers and Flower included, and
+# Flower serves the global registry from its event loop, where a snapshot may not run.
+registry = CollectorRegistry()
+for collector in (PipelineCollector(), PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
+    registry.register(collector)

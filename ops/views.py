@@ -16,9 +16,9 @@ from django.contrib.admin.views.decorators import staff_member_required
 from django.db import connections
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from . import metrics  # noqa: F401 - registers the pipeline's collector
+from .metrics import registry
 from .snapshot import Snapshot, snapshot_get
 
 POLL_EVERY_MS = 2000
@@ -33,7 +33,7 @@ def _snapshot_then_release() -> Snapshot:
 
 def _metrics_then_release() -> bytes:
     try:
-        return generate_latest(REGISTRY)
+        return generate_latest(registry)
     finally:
         connections.close_all()
 
