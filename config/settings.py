@@ -125,6 +125,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = False
 CELERY_BROKER_CONNECTION_TIMEOUT = 3.0
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# What a task prints (a mail, with EMAIL_URL=consolemail://) is news, not a warning.
+CELERY_WORKER_REDIRECT_STDOUTS_LEVEL = "INFO"
 # Periodic jobs: defined here, kept in the database by django-celery-beat (visible and
 # editable in the admin under "Periodic tasks"); `make run` starts the beat process. The
 # scheduler seeds these once and then leaves the admin's edits alone (config/beat.py).
