@@ -17,6 +17,7 @@ from django.db import connections
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from rest_framework.authtoken.models import Token
 
 from .metrics import registry
 from .snapshot import Snapshot, snapshot_get
@@ -43,13 +44,24 @@ def ops_page(request: HttpRequest) -> HttpResponse:
     return render(request, "ops/index.html", {"poll_every_ms": POLL_EVERY_MS})
 
 
+async def _is_staff(request: HttpRequest) -> bool:
+    """A staff member's session (the page's own fetch) or API token (a script's)."""
+    kind, _, key = request.headers.get("Authorization", "").partition(" ")
+    if kind == "Token":
+        token = await Token.objects.select_related("user").filter(key=key.strip()).afirst()
+        user = token.user if token else None
+    else:
+        user = await request.auser()
+    return bool(user and user.is_active and user.is_staff)
+
+
 async def ops_json(request: HttpRequest) -> JsonResponse:
-    user = await request.auser()
-    if not (user.is_active and user.is_staff):
+    if not await _is_staff(request):
         return JsonResponse(
-            {"error": "forbidden", "detail": "the ops view is for staff: log in at /admin/"},
+            {"error": "forbidden", "detail": "the ops view is for staff: log in at /admin/ "
+             "or send a staff member's Authorization: Token <token>"},
             status=403,
-        )
+        )  # fmt: skip
     snap = await asyncio.to_thread(_snapshot_then_release)
     return JsonResponse(snap.as_dict())
 

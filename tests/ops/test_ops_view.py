@@ -60,6 +60,18 @@ def test_the_ops_view_is_for_staff_only(live_server_url, make_user, api, staff):
     assert httpx.get(f"{live_server_url}/ops/json/").status_code == 403
     page = staff.get("/ops/")
     assert page.status_code == 200 and "Likefeed ops" in page.text and "/ops/json/" in page.text
+    # A script sends a token: a staff member's opens the JSON, anyone else's does not.
+    assert api(person).get("/ops/json/").status_code == 403
+    assert api(person).get("/ops/json/", headers={"Authorization": "Token nope"}).status_code == 403
+
+
+def test_a_staff_members_token_opens_the_json(make_user, api):
+    from social.models import User
+
+    person = make_user()
+    User.objects.filter(pk=person["id"]).update(is_staff=True)
+    answer = api(person).get("/ops/json/")
+    assert answer.status_code == 200 and "queues" in answer.json()
 
 
 def test_every_queue_is_listed_with_the_workers_consuming_it(staff):
