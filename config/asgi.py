@@ -12,10 +12,14 @@ from django.urls import path  # noqa: E402
 
 from feed.consumers import FeedConsumer  # noqa: E402
 from feed.ws_auth import websocket_guard  # noqa: E402
+from ops.sockets import count_sockets  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": websocket_guard(URLRouter([path("ws/", FeedConsumer.as_asgi())])),
+        # count_sockets: the open-socket figure of the ops page (refused handshakes never count)
+        "websocket": count_sockets(
+            websocket_guard(URLRouter([path("ws/", FeedConsumer.as_asgi())]))
+        ),
     }
 )

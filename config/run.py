@@ -4,7 +4,8 @@
 2. The broker must answer: a missing broker is a configuration error, said in one sentence,
    not a worker printing ``Trying again`` forever.
 3. Migrate and seed the demo.
-4. Start one ASGI server (uvicorn: HTTP and WebSocket) and one Celery worker per queue,
+4. Start one ASGI server (uvicorn: HTTP and WebSocket), one Celery worker per queue
+   (fan-out, bulk fan-out, mail) and beat,
    wait until ``/api/health/`` answers, and print the URL.
 5. Ctrl-C or SIGTERM stops every process started here; if one of them dies, the rest stop
    too, so a half-running stack never pretends to be up.
@@ -53,6 +54,10 @@ def processes(host: str, port: str) -> dict[str, list[str]]:
         "beat": [PYTHON, "-m", "celery", "-A", "config", "beat", "-l", "info"],
         "worker-bulk": [
             *celery, "-Q", "fanout_bulk", "-n", "bulk@%h", "-c", "1", "--prefetch-multiplier", "1",
+        ],
+        # Mail waits on an SMTP server: its own worker, so fan-outs never queue behind it.
+        "worker-mail": [
+            *celery, "-Q", "mail", "-n", "mail@%h", "-c", "1", "--prefetch-multiplier", "1",
         ],
     }  # fmt: skip
 

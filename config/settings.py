@@ -43,6 +43,8 @@ INSTALLED_APPS = [
     "social",
     "likes",
     "feed",
+    "notifications",
+    "ops",
     "frontend",
 ]
 
@@ -126,6 +128,8 @@ CELERY_TASK_DEFAULT_QUEUE = "fanout"
 # served by its own worker, so ordinary fan-outs on "fanout" never wait behind it.
 CELERY_TASK_ROUTES = {
     "feed.tasks.fanout_chunk": {"queue": "fanout_bulk"},
+    # Mail waits on someone else's SMTP server: its own queue and worker, never in the way.
+    "notifications.tasks.send_like_mail": {"queue": "mail"},
 }
 CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_WORKER_PREFETCH_MULTIPLIER", default=4)
 # A missing broker is a configuration error, not a retry loop (see config/run.py).
@@ -146,9 +150,12 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_timeout": 10,
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# What a task prints (a mail, with EMAIL_URL=consolemail://) is news, not a warning.
+CELERY_WORKER_REDIRECT_STDOUTS_LEVEL = "INFO"
 # Periodic jobs: defined here, kept in the database by django-celery-beat (visible and
-# editable in the admin under "Periodic tasks"); `make run` starts the beat process.
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# editable in the admin under "Periodic tasks"); `make run` starts the beat process. The
+# scheduler seeds these once and then leaves the admin's edits alone (config/beat.py).
+CELERY_BEAT_SCHEDULER = "config.beat:SeedOnceDatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "sweep-owed-fanouts": {
         "task": "feed.tasks.sweep_owed_fanouts",
@@ -177,6 +184,25 @@ FANOUT_SWEEP_MAX_BACKLOG = env.int("FANOUT_SWEEP_MAX_BACKLOG", default=500)
 FOLLOW_BACKFILL_POSTS = env.int("FOLLOW_BACKFILL_POSTS", default=20)
 WS_HEARTBEAT_S = env.float("WS_HEARTBEAT_S", default=25.0)
 WS_MAX_SUBSCRIBED_POSTS = env.int("WS_MAX_SUBSCRIBED_POSTS", default=200)
+
+# --- Mail ------------------------------------------------------------------------------------
+# One URL, as for the database: smtp://user:password@host:587 (smtp+tls://, smtp+ssl://),
+# consolemail:// (development: mails are printed by the mail worker). Tests use locmem in
+# process and a real SMTP server of their own for the live stack. (django-environ's way:
+# the URL becomes EMAIL_BACKEND, EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, ...)
+vars().update(
+    env.email_url("EMAIL_URL", default="consolemail://" if DEBUG else "smtp://localhost:25")
+)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Likefeed <likefeed@localhost>")
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")  # links in mails
+# A burst of likes of one post within this many seconds becomes one mail to its author.
+LIKE_MAIL_DEBOUNCE_S = env.float("LIKE_MAIL_DEBOUNCE_S", default=120.0)
+
+# --- Ops ---------------------------------------------------------------------------------------
+# When set, /metrics wants "Authorization: Bearer <METRICS_TOKEN>"; otherwise keep /metrics
+# off the public side of the load balancer.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 # --- API -------------------------------------------------------------------------------------
 REST_FRAMEWORK = {

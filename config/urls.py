@@ -5,6 +5,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from feed import apis as feed_apis
 from likes import apis as likes_apis
+from notifications import apis as notifications_apis
+from ops import views as ops_views
 from social import apis as social_apis
 
 from .health import HealthApi
@@ -29,6 +31,9 @@ api = [
     path("auth/login/", social_apis.LoginApi.as_view(), name="login"),
     path("auth/logout/", social_apis.LogoutApi.as_view(), name="logout"),
     path("me/", social_apis.MeApi.as_view(), name="me"),
+    path(
+        "me/notifications/", notifications_apis.MailPreferencesApi.as_view(), name="notifications"
+    ),
     path("users/", social_apis.UserSuggestionsApi.as_view(), name="user-suggestions"),
     path("users/<str:username>/", social_apis.UserApi.as_view(), name="user"),
     path("users/<str:username>/follow/", feed_apis.FollowApi.as_view(), name="follow"),
@@ -52,5 +57,7 @@ urlpatterns = [
     path("api/", include((api, "api"))),
     re_path(r"^api/(?P<rest>.*)$", api_not_found),
     path("admin/", admin.site.urls),
+    path("ops/", include("ops.urls")),
+    path("metrics", ops_views.metrics_view, name="metrics"),  # Prometheus' default path
     path("", include("frontend.urls")),
 ]

@@ -26,6 +26,8 @@ from django.utils import timezone
 
 from likes import outbox
 from likes import selectors as likes_selectors
+from notifications import services as notifications
+from ops import counters
 from social import selectors as social_selectors
 from social.models import Post, User
 from social.render import iso, post_json, user_ref
@@ -88,6 +90,7 @@ def deliver(event: Event, followers: Iterable[list[int]]) -> list[int]:
             for uid, seq in zip(chunk, seqs, strict=True)
             if seq
         )
+        counters.count(counters.FANOUT_ENTRIES, sum(1 for seq in seqs if seq))
         reached += chunk
     return reached
 
@@ -156,7 +159,8 @@ def like_fanout_range(plan: LikeFanout, *, after: int, upto: int | None) -> None
 
 
 def like_fanout_complete(plan: LikeFanout) -> None:
-    """Mark the like fanned out (once) and tell the liker how long it took."""
+    """Mark the like fanned out (once) and tell the liker how long it took; then, with every
+    feed written, let the post's author's mail know (debounced, on its own queue)."""
     if outbox.like_mark_fanned_out(like_id=plan.like_id):
         ms = (timezone.now() - plan.created_at).total_seconds() * 1000.0
         events.publish([
@@ -164,6 +168,7 @@ def like_fanout_complete(plan: LikeFanout) -> None:
                 liker_id=plan.liker_id, post_id=plan.event.post_id, followers=plan.followers, ms=ms
             )
         ])  # fmt: skip
+        notifications.like_mail_schedule(post_id=plan.event.post_id)
 
 
 def like_unfanout(*, like_id: int, liker_id: int, post_id: int) -> None:

@@ -7,7 +7,7 @@ This module writes only that one column, and imports nothing from ``feed``.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db.models import F
 from django.utils import timezone
@@ -31,3 +31,13 @@ def likes_owed(*, older_than: timedelta, limit: int = 1000) -> list[int]:
         F("created_at")
     )
     return list(rows.values_list("pk", flat=True)[:limit])
+
+
+def likes_owed_summary(*, cap: int = 10_000) -> tuple[datetime | None, int]:
+    """When the oldest like still owed a fan-out was made (None: nothing owed) and how many
+    are owed, counted up to ``cap`` (both read off the partial index of owed likes)."""
+    owed = Like.objects.filter(fanned_out_at__isnull=True)
+    oldest = owed.order_by("created_at").values_list("created_at", flat=True).first()
+    if oldest is None:
+        return None, 0
+    return oldest, owed.values("pk")[:cap].count()

@@ -6,6 +6,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db import connection
+from django.db.models import Count, Max
+
 from .models import Like
 
 
@@ -55,3 +58,39 @@ def likers_among(*, post_id: int, user_ids: Iterable[int]) -> set[int]:
             "user_id", flat=True
         )
     )
+
+
+@dataclass(frozen=True, slots=True)
+class LikesSince:
+    """The likes of a post above a like id: how many, the newest id, the newest likers."""
+
+    count: int
+    last_like_id: int
+    recent_usernames: list[str]
+
+
+def likes_since(
+    *, post_id: int, after_like_id: int, exclude_user_id: int, names: int = 2
+) -> LikesSince:
+    """Likes of a post with an id above ``after_like_id`` (someone's own likes left out),
+    for a digest such as "alice and 3 others liked your post"."""
+    rows = Like.objects.filter(post_id=post_id, pk__gt=after_like_id).exclude(
+        user_id=exclude_user_id
+    )
+    totals = rows.aggregate(count=Count("pk"), last=Max("pk"))
+    recent = rows.order_by("-pk").values_list("user__username", flat=True)[:names]
+    return LikesSince(totals["count"], totals["last"] or after_like_id, list(recent))
+
+
+def likes_stored_total() -> int:
+    """Like rows ever inserted into this database, from PostgreSQL's own statistics
+    (``pg_stat_user_tables.n_tup_ins``): free on the hot path, where a counter of ours would
+    cost a round trip per like. A duplicate like inserts nothing and is not counted. The
+    server publishes these figures about once a second under load (within 10 s when idle),
+    and resets them with ``pg_stat_reset()``; rates are read off the difference."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT n_tup_ins FROM pg_stat_user_tables WHERE relname = %s", [Like._meta.db_table]
+        )
+        row = cursor.fetchone()
+    return int(row[0]) if row else 0

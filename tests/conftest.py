@@ -2,8 +2,9 @@
 ``make test`` provides, embedded where unset), and a live stack of real processes.
 
 ``live_server_url`` starts, once per session, the ASGI server (uvicorn, HTTP + WebSocket)
-and the Celery workers of both queues against the test database; tests that use it create
-their data through the API (or with ``transactional_db``), as a person or a script would.
+and a Celery worker per queue against the test database (the mail worker sending to a real
+SMTP server of the suite's, ``smtp_sink``); tests that use it create their data through
+the API (or with ``transactional_db``), as a person or a script would.
 No test skips for want of a service: a missing one fails the suite.
 """
 
@@ -22,6 +23,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
+
+from tests.smtp import SmtpSink
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "pw-Likefeed-123"
@@ -100,6 +103,8 @@ def start_stack(database_name: str, tmp: Path, extra_env: dict[str, str] | None 
         "worker-fanout": [*celery, "-Q", "fanout", "-n", f"fanout-{port}@%h", "-c", "2"],
         "worker-bulk": [*celery, "-Q", "fanout_bulk", "-n", f"bulk-{port}@%h", "-c", "1",
                         "--prefetch-multiplier", "1"],
+        "worker-mail": [*celery, "-Q", "mail", "-n", f"mail-{port}@%h", "-c", "1",
+                        "--prefetch-multiplier", "1"],
     }  # fmt: skip
     procs = {}
     for name, cmd in commands.items():
@@ -114,13 +119,34 @@ def start_stack(database_name: str, tmp: Path, extra_env: dict[str, str] | None 
                 answer = httpx.get(f"{stack.url}/api/health/", timeout=3)
             except httpx.HTTPError:
                 return False
-            return answer.status_code == 200 and answer.json()["workers"] >= 2
+            workers = sum(name.startswith("worker") for name in commands)
+            return answer.status_code == 200 and answer.json()["workers"] >= workers
 
         wait_until(healthy, timeout=60, interval=0.2)
     except BaseException:
         stack.stop()
         raise
     return stack
+
+
+def purge_queues() -> None:
+    """Drop the tasks a previous run left in any of the project's queues (the default one
+    only, with ``control.purge()``), such as a mail due about a post id that the new test
+    database hands out again. The broker's database or vhost is the suite's own."""
+    from django.conf import settings
+
+    from config.celery import app
+
+    routed = [route["queue"] for route in settings.CELERY_TASK_ROUTES.values()]
+    with app.connection_for_write() as connection:
+        for queue in {settings.CELERY_TASK_DEFAULT_QUEUE, *routed}:
+            channel = connection.channel()
+            try:
+                channel.queue_purge(queue)
+            except connection.channel_errors:
+                pass  # never declared on this broker: nothing to drop (AMQP says 404)
+            finally:
+                channel.close()
 
 
 def forget_redis_keys() -> None:
@@ -147,17 +173,32 @@ def _batched(items: Any, n: int) -> Iterator[list[Any]]:
 
 
 @pytest.fixture(scope="session")
+def smtp_sink() -> Iterator[SmtpSink]:
+    """The SMTP server the live stack's mail worker sends to (see tests/smtp.py)."""
+    sink = SmtpSink(free_port())
+    sink.start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture(scope="session")
 def live_stack(
-    django_db_setup: None, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory
+    django_db_setup: None,
+    django_db_blocker: Any,
+    tmp_path_factory: pytest.TempPathFactory,
+    smtp_sink: SmtpSink,
 ) -> Iterator[Stack]:
     from django.conf import settings
 
-    from config.celery import app
-
     with django_db_blocker.unblock():
-        app.control.purge()  # our own broker DB: drop tasks a previous run left behind
+        purge_queues()  # our own broker DB: drop tasks a previous run left behind
     forget_redis_keys()
-    stack = start_stack(settings.DATABASES["default"]["NAME"], tmp_path_factory.mktemp("stack"))
+    stack = start_stack(
+        settings.DATABASES["default"]["NAME"],
+        tmp_path_factory.mktemp("stack"),
+        # The mail worker sends through a real SMTP server; held mails must not time out.
+        {"EMAIL_URL": smtp_sink.url, "EMAIL_TIMEOUT": "300"},
+    )
     yield stack
     stack.stop()
 

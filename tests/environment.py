@@ -16,6 +16,7 @@ TEST_ENV = {
     "LOG_LEVEL": "WARNING",
     # Accounts named exempt-… are never rate-limited (tests that need volume use them).
     "THROTTLE_EXEMPT_USERS": "exempt-*",
+    "LIKE_MAIL_DEBOUNCE_S": "3",  # a burst of likes within 3 s becomes one mail
 }
 
 for name, value in TEST_ENV.items():

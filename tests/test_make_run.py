@@ -50,16 +50,16 @@ def test_make_run_on_a_bare_machine_serves_the_demo_and_stops_cleanly(var_dir):
     )  # fmt: skip
     try:
 
-        def up_with_both_workers() -> dict | None:
+        def up_with_every_worker() -> dict | None:
             assert run.poll() is None, run.stdout.read() if run.stdout else ""
             try:
                 health = httpx.get(f"{base}/api/health/", timeout=3).json()
             except (httpx.HTTPError, ValueError):
                 return None
-            return health if health["workers"] == 2 else None
+            return health if health["workers"] == 3 else None  # fan-out, bulk, mail
 
-        health = wait_until(up_with_both_workers, timeout=90)
-        assert health == {"database": "ok", "redis": "ok", "workers": 2}
+        health = wait_until(up_with_every_worker, timeout=90)
+        assert health == {"database": "ok", "redis": "ok", "workers": 3}
         login = httpx.post(
             f"{base}/api/auth/login/", json={"username": "bob", "password": "likefeed-demo"}
         )

@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand
 
 from feed import services as feed_services
 from likes import services as likes_services
+from notifications import services as notifications_services
 from social import services as social_services
 from social.models import User
 
@@ -40,6 +41,8 @@ class Command(BaseCommand):
             name: social_services.user_create(username=name, password=DEMO_PASSWORD)[0]
             for name in DEMO_USERS
         }
+        for name, user in users.items():  # their like mails go where EMAIL_URL says (console)
+            notifications_services.mail_preferences_update(user=user, email=f"{name}@example.com")
         for name, user in users.items():
             for other_name, other in users.items():
                 if other_name != name and not (name == "dave" and other_name == "carol"):

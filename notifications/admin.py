@@ -1,0 +1,17 @@
+from django.contrib import admin
+
+from .models import LikeMailMark, MailSettings
+
+
+@admin.register(MailSettings)
+class MailSettingsAdmin(admin.ModelAdmin):
+    list_display = ("user", "like_emails")
+    list_filter = ("like_emails",)
+    raw_id_fields = ("user",)
+    search_fields = ("user__username", "user__email")
+
+
+@admin.register(LikeMailMark)
+class LikeMailMarkAdmin(admin.ModelAdmin):
+    list_display = ("post", "last_like_id", "sent_at")
+    raw_id_fields = ("post",)
