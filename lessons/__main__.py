@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 import time
 from datetime import UTC, datetime
@@ -42,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     only = {int(n) for n in args.only.split(",") if n.strip()}
     args.out.mkdir(parents=True, exist_ok=True)
 
-    started = time.monotonic()
+    started, load_before = time.monotonic(), os.getloadavg()[0]
     outcomes: dict[str, Outcome] = {}
     with Lab.open(quick=args.quick) as lab:
         lab.say(
@@ -61,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
         run_id = lab.run
 
     about = machine()
+    # Other work on the machine shows in every figure: say how busy it was.
+    about["load_average_1min"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
     results = {
         "machine": about,
         "quick": args.quick,
@@ -81,6 +84,7 @@ def table(outcomes: dict[str, Outcome], about: dict[str, Any], seconds: float) -
     lines = [
         f"The Celery lessons, measured ({about['cores']} cores, {about['cpu']}; "
         f"Python {about['python']}, Celery {about['celery']}, kombu {about['kombu']}; "
+        f"load average {about['load_average_1min'][0]:.1f} → {about['load_average_1min'][1]:.1f}; "
         f"{seconds:.0f}s)",
     ]
     for title, outcome in outcomes.items():

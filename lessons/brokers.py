@@ -28,6 +28,7 @@ from statistics import median
 from typing import Any
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from config.run import broker_problem
 
@@ -36,9 +37,9 @@ from .lab import Lab, Outcome, WorkerSpec, percentile
 
 
 def run(lab: Lab) -> Outcome:
-    rate, seconds = lab.size((50.0, 8.0), (20.0, 1.0))  # fan-outs per second, for how long
-    burst, rounds = lab.size((1500, 2), (60, 1))
-    followers = lab.size(50, 10)
+    rate, seconds = lab.size((20.0, 10.0), (20.0, 1.0))  # fan-outs per second, for how long
+    burst, rounds = lab.size((1000, 2), (60, 1))
+    followers = lab.size(20, 10)
     brokers = {"redis": lab.redis_url, "rabbitmq": lab.rabbitmq_url}
     problem = broker_problem(lab.rabbitmq_url)
     if problem:
@@ -144,6 +145,8 @@ def plot(outcome: Outcome, path: str) -> None:
             color=colors[name],
         )
     left.set_xscale("log")
+    left.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    left.xaxis.set_minor_formatter(NullFormatter())
     left.set_xlabel("fan-out task: send → start (ms, log)")
     left.set_ylabel("fraction of tasks")
     left.set_title(f"like fan-out at {d['rate']:.0f}/s ({d['followers']} feeds each)", fontsize=10)

@@ -184,14 +184,12 @@ class Lab:
         for broker_url, queues in self.queues_used.items():
             if broker_url.startswith("amqp"):
                 self._delete_rabbitmq_queues(broker_url, queues)
-        patterns = [
-            self.key("*"),
-            self.queue("*"),
-            f"_kombu.binding*.{self.queue('*')}",
-            *(f"celery-task-meta-{task_id}" for task_id in self.sent),
-        ]
         with contextlib.suppress(redis.RedisError):
-            for pattern in patterns:
+            # Results by name (one per task sent that stored one), the rest by pattern.
+            results = [f"celery-task-meta-{task_id}" for task_id in self.sent]
+            for start in range(0, len(results), 1000):
+                self.redis.delete(*results[start : start + 1000])
+            for pattern in (self.key("*"), self.queue("*"), f"_kombu.binding*.{self.queue('*')}"):
                 keys = list(self.redis.scan_iter(match=pattern, count=1000))
                 if keys:
                     self.redis.delete(*keys)
@@ -276,7 +274,7 @@ class Lab:
     @contextlib.contextmanager
     def workers(self, *specs: WorkerSpec, broker_url: str | None = None) -> Iterator[None]:
         """Start one ``celery worker`` process per spec, wait until each is ready, stop
-        them all (warm shutdown) on the way out."""
+        them all on the way out."""
         LOGDIR.mkdir(parents=True, exist_ok=True)
         broker_url = broker_url or self.redis_url
         # -l info and LOG_LEVEL=INFO: a worker logs its tasks, its queues and "ready."
@@ -308,9 +306,11 @@ class Lab:
                 _wait_ready(name, proc, log)
             yield
         finally:
+            # Cold shutdown (SIGQUIT): by now every task sent has ended (timeline() waited
+            # for it), so there is nothing to finish, and a warm one takes seconds.
             for proc, _ in procs.values():
                 if proc.poll() is None:
-                    proc.send_signal(signal.SIGTERM)
+                    proc.send_signal(signal.SIGQUIT)
             for proc, _ in procs.values():
                 try:
                     proc.wait(timeout=30)

@@ -26,6 +26,7 @@ import os
 import socket
 import subprocess
 import tempfile
+import textwrap
 import threading
 import time
 from typing import Any
@@ -89,7 +90,7 @@ def stock_worker_gives_up_after_s(max_retries: int) -> float:
 
 
 def run(lab: Lab) -> Outcome:
-    watch = lab.size(9.0, 3.0)
+    watch = lab.size(9.0, 2.5)
     dead = _dead_broker_url()
     base = {k: v for k, v in os.environ.items() if k not in ("CELERY_BROKER_URL",)}
     lab.say(f"  nothing listens at {dead}; watching each program for up to {watch:.0f}s …")
@@ -194,32 +195,35 @@ def plot(outcome: Outcome, path: str) -> None:
         ("Likefeed worker, by hand", d["project"], "tab:orange"),
         ("make run (launcher)", d["launcher"], "tab:green"),
     ]
-    fig, ax = plt.subplots(figsize=(10, 3.6))
+    right = max([d["watched_s"]] + [r["ended_s"] or 0 for _, r, _ in runs]) * 1.3
+    fig, ax = plt.subplots(figsize=(10, 3.8))
     for y, (_, run, color) in enumerate(runs):
         end = run["ended_s"] if run["ended_s"] is not None else d["watched_s"]
         ax.plot([0, end], [y, y], color=color, linewidth=6, alpha=0.35)
         for t, text in run["lines"]:
-            if "Trying again" in text:
+            if "Trying again" in text or "CRITICAL" in text:
                 ax.plot(t, y, "x", color=color, markersize=9)
         marker = "still retrying →" if run["ended_s"] is None else f"exits ({end:.1f} s)"
         ax.annotate(marker, (end, y), textcoords="offset points", xytext=(6, -3), fontsize=8)
     said = next((t for _, t in d["launcher"]["lines"] if t.startswith("likefeed:")), "")
-    ax.annotate(
-        said[:110] + ("…" if len(said) > 110 else ""),
-        (0, 2),
-        textcoords="offset points",
-        xytext=(0, 10),
-        fontsize=7,
-        color="tab:green",
-    )
+    for i, part in enumerate(textwrap.wrap(said, 120)):
+        ax.text(
+            0.01,
+            0.96 - i * 0.07,
+            part,
+            transform=ax.transAxes,
+            fontsize=7,
+            va="top",
+            color="tab:green",
+        )
     ax.set_yticks(range(len(runs)), [label for label, _, _ in runs])
-    ax.set_ylim(-0.6, 2.8)
-    ax.set_xlim(0, d["watched_s"] * 1.25)
-    ax.set_xlabel("seconds after start (x = 'Cannot connect … Trying again')")
+    ax.set_ylim(-0.6, 3.2)
+    ax.set_xlim(0, right)
+    ax.set_xlabel("seconds after start (x: a 'Cannot connect … Trying again' or CRITICAL line)")
+    gives_up = outcome.keys["stock_worker_gives_up_after_s"] / 60
     ax.set_title(
-        f"Lesson 6: started with no broker; a stock worker would retry "
-        f"{d['max_retries']} times (≈{outcome.keys['stock_worker_gives_up_after_s'] / 60:.0f}"
-        " min) before giving up",
+        f"Lesson 6: started with no broker; a stock worker would retry {d['max_retries']} "
+        f"times (≈{gives_up:.0f} min) before giving up",
         fontsize=10,
     )
     fig.tight_layout()

@@ -100,12 +100,17 @@ def run(lab: Lab) -> Outcome:
                     ids["long"].append(lab.send(long, (long_s,)))
             timeline = lab.timeline(ids["short"] + ids["long"], timeout=seconds * 4 + 60)
         waits = timeline.waits_ms(ids["short"])
+        t0 = min(timeline.sent.values())
         found[setup.key] = {
             "label": setup.label,
             "p50": percentile(waits, 50),
             "p99": percentile(waits, 99),
             "max": max(waits),
             "waits_ms": waits,
+            "sent_s": [timeline.sent[i] - t0 for i in ids["short"]],
+            "long_runs_s": [
+                (timeline.started[i] - t0, timeline.ended[i] - t0) for i in ids["long"]
+            ],
         }
         lab.say(
             f"    short-task wait p50 {found[setup.key]['p50']:.1f} ms, "
@@ -136,30 +141,29 @@ def run(lab: Lab) -> Outcome:
 
 def plot(outcome: Outcome, path: str) -> None:
     setups = outcome.detail["setups"]
-    fig, ax = plt.subplots(figsize=(9, 4.5))
-    labels = [v["label"].replace(": ", ":\n").replace(", ", ",\n") for v in setups.values()]
-    # A wait of 0 cannot sit on a log axis: count it as 0.1 ms, the axis' floor.
-    data = [[max(w, 0.1) for w in v["waits_ms"]] for v in setups.values()]
-    ax.boxplot(data, whis=(1, 99), showfliers=True, flierprops={"markersize": 3})
-    ax.set_xticks(range(1, len(labels) + 1), labels, fontsize=8)
-    ax.set_yscale("log")
-    ax.set_ylabel("short task: send → start (ms, log)")
     stream = outcome.detail["stream"]
-    ax.set_title(
-        f"Lesson 1: short tasks ({stream['short_per_s']:.0f}/s) waiting behind a "
-        f"{stream['long_s']:g}s task every {stream['long_every_s']:g}s\n"
-        "two worker processes in every set-up; whiskers at p1 and p99",
+    fig, axes = plt.subplots(len(setups), 1, figsize=(10, 1.9 * len(setups)), sharex=True)
+    top = max(max(v["waits_ms"]) for v in setups.values()) * 2
+    for ax, v in zip(axes, setups.values(), strict=True):
+        for start, end in v["long_runs_s"]:  # where a long task was running
+            ax.axvspan(start, end, color="tab:orange", alpha=0.18, linewidth=0)
+        # A wait of 0 cannot sit on a log axis: count it as 0.1 ms, the axis' floor.
+        ax.plot(v["sent_s"], [max(w, 0.1) for w in v["waits_ms"]], ".", markersize=4)
+        ax.set_yscale("log")
+        ax.set_ylim(0.5, top)
+        ax.set_ylabel("wait, ms", fontsize=8)
+        ax.set_title(
+            f"{v['label']}: p50 {v['p50']:.1f} ms, p99 {v['p99']:.1f} ms, max {v['max']:.0f} ms",
+            fontsize=9,
+            loc="left",
+        )
+    axes[-1].set_xlabel("when the short task was sent (s); shaded: a long task running")
+    fig.suptitle(
+        f"Lesson 1: short tasks ({stream['short_per_s']:.0f}/s) and a {stream['long_s']:g} s task "
+        f"every {stream['long_every_s']:g} s, two worker processes in every set-up\n"
+        "each dot: one short task, how long it waited from apply_async() to starting",
         fontsize=10,
     )
-    for i, v in enumerate(setups.values(), start=1):
-        ax.annotate(
-            f"p99 {v['p99']:.0f} ms",
-            (i, v["p99"]),
-            textcoords="offset points",
-            xytext=(18, 0),
-            fontsize=8,
-            va="center",
-        )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -28,7 +28,7 @@ from .lab import Lab, Outcome, WorkerSpec
 
 
 def run(lab: Lab) -> Outcome:
-    n, rounds = lab.size((1500, 3), (40, 1))
+    n, rounds = lab.size((1000, 3), (40, 1))
     app = lab.app()
     noop = app.tasks["lessons.tasks.noop"]
     arms = {"stored": False, "ignored": True}  # arm -> ignore_result
