@@ -5,8 +5,10 @@ result stored in the backend (``apply_async(..., ignore_result=False)``) and N t
 it ignored, in alternating rounds, to one worker of two processes. A stored result costs on
 three sides:
 
-- the **worker** writes it: one ``SET celery-task-meta-<id>`` with a one-day expiry
-  (``result_expires``) and one ``PUBLISH`` to that key's channel per task;
+- the **worker** writes it: a ``GET celery-task-meta-<id>`` first (a result already
+  ``SUCCESS`` is never overwritten by a duplicate run), then ``SETEX`` with a one-day expiry
+  (``result_expires``) and a ``PUBLISH`` to that key's channel, in one ``MULTI``: two round
+  trips per task (``celery/backends/base.py: _store_result``, ``redis.py: _set``);
 - the **backend** keeps it for a day: measured here as the bytes Redis reports
   (``MEMORY USAGE``) for exactly the keys this run wrote;
 - the **sender** subscribes to each task's result channel as it sends
