@@ -26,6 +26,11 @@ test: $(STAMP)
 chaos: $(STAMP)
 	CHAOS_SCALE=full $(PY) -m config.services $(PY) -m pytest tests/chaos -p no:cacheprovider $(PYTEST_ARGS)
 
+# The Celery lessons, measured on real workers and brokers: docs/lessons/ (QUICK=1: seconds).
+.PHONY: lessons
+lessons: $(STAMP)
+	$(PY) -m config.services $(PY) -m lessons $(if $(QUICK),--quick) $(LESSONS_ARGS)
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
