@@ -196,7 +196,9 @@ vars().update(
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Likefeed <likefeed@localhost>")
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")  # links in mails
-# A burst of likes of one post within this many seconds becomes one mail to its author.
+# A burst of likes of one post within this many seconds becomes one mail to its author. Keep
+# it well under the Redis broker's visibility_timeout: a task whose countdown outlasts it is
+# delivered a second time (harmless, the watermark sends nothing twice, but a wasted run).
 LIKE_MAIL_DEBOUNCE_S = env.float("LIKE_MAIL_DEBOUNCE_S", default=120.0)
 
 # --- Ops ---------------------------------------------------------------------------------------
