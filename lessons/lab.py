@@ -144,6 +144,9 @@ class Lab:
             # Celery reads CELERY_BROKER_URL from the environment before any configuration
             # (celery/app/utils.py, Settings.broker_url): here each app names its broker.
             os.environ.pop("CELERY_BROKER_URL", None)
+            # The fan-out as shipped: no test-sized chunks (tests/environment.py sets them).
+            for name in ("FANOUT_CHUNK_SIZE", "FANOUT_BULK_THRESHOLD", "FANOUT_BULK_CHUNK"):
+                os.environ.pop(name, None)
             os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
             import django
 
