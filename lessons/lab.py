@@ -285,10 +285,12 @@ class Lab:
             **os.environ,
             **self.environment(),
             "CELERY_BROKER_URL": broker_url,
+            "LESSONS_SPILL_QUEUE": self.queue("spill"),
             "LOG_LEVEL": "INFO",
         }
         procs: dict[str, tuple[subprocess.Popen[bytes], Path]] = {}
         try:
+            self._note_queue(broker_url, self.queue("spill"))
             for spec in specs:
                 self._note_queue(broker_url, *spec.queues)
                 log = LOGDIR / f"{spec.name}.log"
