@@ -33,7 +33,7 @@ from likes import selectors as likes_selectors
 from social.models import Post
 
 from . import seed
-from .lab import Lab, Outcome, WorkerSpec
+from .lab import LOGDIR, Lab, Outcome, WorkerSpec
 
 
 def run(lab: Lab) -> Outcome:
@@ -53,7 +53,10 @@ def run(lab: Lab) -> Outcome:
         # The fan-out: sent, and its effect watched where it shows (the like is marked once
         # every follower's feed holds it). Nobody asks the backend.
         fanout_id = lab.send(fanout_like, (like_id,), queue=queue)
+        deadline = time.monotonic() + 60
         while not likes_selectors.like_facts(like_id=like_id).fanned_out:  # type: ignore[union-attr]
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"like {like_id} not fanned out within 60 s (logs: {LOGDIR})")
             time.sleep(0.005)
         fanout_effect = time.time()
         fanout = lab.timeline([fanout_id])

@@ -40,7 +40,7 @@ WARM_UP = 6  # fan-outs sent before measuring, so that both pool processes have 
 
 
 def run(lab: Lab) -> Outcome:
-    rate, seconds = lab.size((20.0, 5.0), (20.0, 1.0))  # fan-outs per second, for how long
+    rate, seconds = lab.size((10.0, 5.0), (10.0, 2.0))  # fan-outs per second, for how long
     burst, rounds = lab.size((500, 4), (60, 1))
     followers = lab.size(20, 10)
     brokers = {"redis": lab.redis_url, "rabbitmq": lab.rabbitmq_url}

@@ -144,6 +144,9 @@ class Lab:
             # Celery reads CELERY_BROKER_URL from the environment before any configuration
             # (celery/app/utils.py, Settings.broker_url): here each app names its broker.
             os.environ.pop("CELERY_BROKER_URL", None)
+            # The fan-out as shipped: no test-sized chunks (tests/environment.py sets them).
+            for name in ("FANOUT_CHUNK_SIZE", "FANOUT_BULK_THRESHOLD", "FANOUT_BULK_CHUNK"):
+                os.environ.pop(name, None)
             os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
             import django
 
@@ -282,10 +285,12 @@ class Lab:
             **os.environ,
             **self.environment(),
             "CELERY_BROKER_URL": broker_url,
+            "LESSONS_SPILL_QUEUE": self.queue("spill"),
             "LOG_LEVEL": "INFO",
         }
         procs: dict[str, tuple[subprocess.Popen[bytes], Path]] = {}
         try:
+            self._note_queue(broker_url, self.queue("spill"))
             for spec in specs:
                 self._note_queue(broker_url, *spec.queues)
                 log = LOGDIR / f"{spec.name}.log"

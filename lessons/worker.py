@@ -7,7 +7,8 @@ with the lessons' environment (see ``lessons.lab.Lab.workers``). ``app`` is
 only what an experiment varies is changed here, before the app is finalized:
 
 - ``LESSONS_ACKS_LATE=1``: ``task_acks_late`` (acknowledge after the task ran, not before);
-- remote control off: experiment workers create no ``celery.pidbox`` queues in the broker.
+- remote control off: experiment workers create no ``celery.pidbox`` queues in the broker;
+- every task a worker sends goes to the run's spill queue (``LESSONS_SPILL_QUEUE``).
 
 Importing ``lessons.tasks`` registers the experiment tasks in this app only: the project's
 workers never see them.
@@ -26,6 +27,10 @@ from config.celery import app
 
 app.conf.task_acks_late = os.environ.get("LESSONS_ACKS_LATE") == "1"
 app.conf.worker_enable_remote_control = False
+# What a measured task sends itself (the like mail after a fan-out, a celebrity's chunks)
+# goes to the run's own spill queue, which no worker reads and the clean-up deletes: never
+# to the application's "mail" or "fanout_bulk" on a shared broker.
+app.conf.task_routes = {"*": {"queue": os.environ["LESSONS_SPILL_QUEUE"]}}
 
 import lessons.tasks  # noqa: E402, F401  (registers the experiment tasks)
 
