@@ -204,6 +204,10 @@ LIKE_MAIL_DEBOUNCE_S = env.float("LIKE_MAIL_DEBOUNCE_S", default=120.0)
 # off the public side of the load balancer.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
+# Route the baseline endpoints ``make bench`` compares against (config.baselines). Off
+# everywhere else: they are not part of the contract.
+BENCH_BASELINES = env.bool("BENCH_BASELINES", default=False)
+
 # --- API -------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
