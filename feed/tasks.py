@@ -85,3 +85,11 @@ def sweep_owed_fanouts() -> int:
     for like_id in owed:
         fanout_like.delay(like_id)
     return len(owed)
+
+
+@shared_task(ignore_result=True)
+def fanout_likes(like_ids: list[int]) -> None:
+    """Several likes' fan-outs in one task: what the like hot path sends, one message per
+    batch of likes (``likes.fanout_queue``). Each like is fanned out as ``fanout_like``."""
+    for like_id in like_ids:
+        fanout_like(like_id)
