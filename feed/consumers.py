@@ -23,7 +23,7 @@ from django.conf import settings
 
 from social import selectors as social_selectors
 
-from . import store
+from . import presence, store
 from .events import post_group, post_likes, user_group
 
 like_counts = database_sync_to_async(social_selectors.like_counts)
@@ -45,7 +45,8 @@ class FeedConsumer(AsyncWebsocketConsumer):
             return
         self.user_id, self.cursor, self.posts = user.pk, None, set()
         await self.channel_layer.group_add(user_group(self.user_id), self.channel_name)
-        self.handshake_seq = await store.last_seq(user_id=self.user_id)
+        self.handshake_seq = await store.go_online(user_id=self.user_id)
+        presence.joined(self.user_id)
         await self.accept()
         self._grace = asyncio.create_task(self._start_after_grace())
 
@@ -58,6 +59,7 @@ class FeedConsumer(AsyncWebsocketConsumer):
         if hasattr(self, "_grace"):
             self._grace.cancel()
         if hasattr(self, "user_id"):
+            presence.left(self.user_id)
             await self.channel_layer.group_discard(user_group(self.user_id), self.channel_name)
             for post_id in self.posts:
                 await self.channel_layer.group_discard(post_group(post_id), self.channel_name)

@@ -2,8 +2,9 @@
 
 The walk for one like: read the like and its post (ids in, selectors out), publish the
 post's new count to its viewers, then for each chunk of followers (keyset, ascending ids):
-which of them like the post themselves (``liked_by_me``), one Lua call that writes their
-feeds and logs their live events, one pipelined publish to their sockets. A like whose
+one Lua call that writes their feeds and says who of them is online; for those only, which
+of them like the post themselves (``liked_by_me``), one Lua call that logs their live
+events and one pipelined publish to their sockets. A like whose
 liker has more than ``FANOUT_BULK_THRESHOLD`` followers is split by follower-id ranges into
 chunk tasks on the bulk queue (see ``feed.tasks``); the chunk that completes the set marks
 the like fanned out and tells the liker.
@@ -74,23 +75,22 @@ def _event(*, item_id: str, kind: str, actor: User, post: Post, created_at: date
 
 
 def deliver(event: Event, followers: Iterable[list[int]]) -> list[int]:
-    """Write the event into each chunk of followers' feeds and push it; returns who got it."""
+    """Write the event into each chunk of followers' feeds, and log and push it live to
+    the ones online; returns who got it."""
     reached: list[int] = []
     for chunk in followers:
-        liked_by = likes_selectors.likers_among(post_id=event.post_id, user_ids=chunk)
-        seqs = store.fanout_write(
-            item_id=event.item_id, score=event.score, message=event.message,
-            followers=chunk, liked_by=liked_by,
-        )  # fmt: skip
-        head, unliked, liked = event.message
-        events.publish(
-            events.feed_item(
-                user_id=uid, seq=seq, text=f"{head}{seq}{liked if uid in liked_by else unliked}"
+        online = store.feeds_add(item_id=event.item_id, score=event.score, followers=chunk)
+        if online:
+            # liked_by_me differs per follower: asked only for the few who get the message.
+            liked_by = likes_selectors.likers_among(post_id=event.post_id, user_ids=online)
+            seqs = store.events_log(message=event.message, user_ids=online, liked_by=liked_by)
+            head, unliked, liked = event.message
+            events.publish(
+                events.feed_item(
+                    user_id=uid, seq=seq, text=f"{head}{seq}{liked if uid in liked_by else unliked}"
+                )
+                for uid, seq in zip(online, seqs, strict=True)
             )
-            for uid, seq in zip(chunk, seqs, strict=True)
-            if seq
-        )
-        counters.count(counters.FANOUT_ENTRIES, sum(1 for seq in seqs if seq))
         reached += chunk
     return reached
 

@@ -8,13 +8,25 @@ Per user ``u`` (``P`` is ``settings.REDIS_PREFIX``):
 - ``P:seq:u``    integer, the last ``seq`` given to a live event of this user.
 - ``P:events:u`` stream of this user's live events, entry id ``<seq>-0``, field ``m`` = the
   JSON message as sent on the socket. Bounded in length and age; ``resume`` reads it.
+- ``P:online:u`` present (with a TTL, ``PRESENCE_TTL_S``) while the user has a socket open
+  and for a while after: live events are logged and published only for these users.
 
 Item ids carry what removing them needs: ``post:<author>:<post>`` and
 ``like:<actor>:<like>:<post>``, so unfollow can drop an actor's items without a lookup and
 unlike can name its item exactly.
 
 Writes for many users happen inside Redis (one Lua script call per chunk of followers):
-DESIGN.md measured ≈590,000 entries/s that way against ≈170,000/s for pipelined ZADDs.
+DESIGN.md measured ≈590,000 entries/s that way against ≈170,000/s for pipelined ZADDs. The
+chunk's follower ids travel as one comma-separated argument and the script builds the keys
+(redis-py spends ≈4.5 µs packing each key argument, as much as Redis spends on the writes:
+``make bench``). A script that builds its keys needs every key on one server, as the feed
+writes of a chunk already do (a Redis Cluster would group followers by hash slot first).
+
+A live event costs far more than a feed entry (a seq, a log entry holding the whole
+message, a publish) and only matters to someone with a socket open: a like by an account
+with a million followers writes a million feed entries but logs and publishes events only
+for the followers who are online (``P:online:u``). A user who comes back after the
+presence TTL finds their feed complete; ``resume`` replays what the log kept.
 """
 
 from __future__ import annotations
@@ -79,27 +91,42 @@ def score_of(moment: datetime) -> float:
     return moment.timestamp() * 1000.0
 
 
-# KEYS: per follower (feed, seq, events). ARGV: item id, score, max items, log length,
-# log ttl, message head (JSON up to the seq), the two message tails (item with
-# liked_by_me false / true), then per follower "0" or "1" choosing the tail.
-# Returns per follower the new seq, or 0 where the feed already held the item (a re-run).
-_FANOUT_LUA = """
-local member, score = ARGV[1], ARGV[2]
-local max_items, log_len, log_ttl = tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
-local head, tails = ARGV[6], {ARGV[7], ARGV[8]}
-local seqs = {}
-for i = 1, #KEYS / 3 do
-    local feed, seqk, events = KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i]
+# ARGV: key prefix, item id, score, max items, follower ids (comma-separated). Adds the item
+# to each follower's feed (NX: a re-run adds nothing) and trims the feed only when it grew
+# past its bound. Returns the ids of the followers whose feed took the item and who are
+# online: the ones that get a live event.
+_FEEDS_ADD_LUA = """
+local prefix, member, score = ARGV[1], ARGV[2], ARGV[3]
+local max_items = tonumber(ARGV[4])
+local online = {}
+for id in string.gmatch(ARGV[5], '%d+') do
+    local feed = prefix .. 'feed:' .. id
     if redis.call('ZADD', feed, 'NX', score, member) == 1 then
-        redis.call('ZREMRANGEBYRANK', feed, 0, -(max_items + 1))
-        local seq = redis.call('INCR', seqk)
-        redis.call('XADD', events, 'MAXLEN', '~', log_len, seq .. '-0',
-                   'm', head .. seq .. tails[tonumber(ARGV[8 + i]) + 1])
-        redis.call('EXPIRE', events, log_ttl)
-        seqs[i] = seq
-    else
-        seqs[i] = 0
+        if redis.call('ZCARD', feed) > max_items then
+            redis.call('ZREMRANGEBYRANK', feed, 0, -(max_items + 1))
+        end
+        if redis.call('EXISTS', prefix .. 'online:' .. id) == 1 then
+            online[#online + 1] = tonumber(id)
+        end
     end
+end
+return online
+"""
+
+# KEYS: per user (seq, events). ARGV: log length, log ttl, message head (JSON up to the
+# seq), the two message tails (item with liked_by_me false / true), then per user "0" or
+# "1" choosing the tail. Returns each user's new seq.
+_EVENTS_LOG_LUA = """
+local log_len, log_ttl = ARGV[1], tonumber(ARGV[2])
+local head, tails = ARGV[3], {ARGV[4], ARGV[5]}
+local seqs = {}
+for i = 1, #KEYS / 2 do
+    local seqk, events = KEYS[2 * i - 1], KEYS[2 * i]
+    local seq = redis.call('INCR', seqk)
+    redis.call('XADD', events, 'MAXLEN', '~', log_len, seq .. '-0',
+               'm', head .. seq .. tails[tonumber(ARGV[5 + i]) + 1])
+    redis.call('EXPIRE', events, log_ttl)
+    seqs[i] = seq
 end
 return seqs
 """
@@ -151,6 +178,36 @@ def feed_item_message_parts(item: dict[str, Any]) -> tuple[str, str, str]:
     return head, tails[0], tails[1]
 
 
+def feeds_add(*, item_id: str, score: float, followers: Sequence[int]) -> list[int]:
+    """Add one item to each follower's feed; returns the followers whose feed took it (it
+    was not there yet) and who are online, in the order given."""
+    if not followers:
+        return []
+    argv: list[Any] = [
+        f"{settings.REDIS_PREFIX}:", item_id, repr(score), settings.FEED_MAX_ITEMS,
+        ",".join(map(str, followers)),
+    ]  # fmt: skip
+    return [int(uid) for uid in _script(_FEEDS_ADD_LUA)(keys=[], args=argv)]
+
+
+def events_log(
+    *, message: tuple[str, str, str], user_ids: Sequence[int], liked_by: set[int]
+) -> list[int]:
+    """Log a ``feed.item`` for each of these users under their next seq; returns the seqs."""
+    if not user_ids:
+        return []
+    keys: list[str] = []
+    for uid in user_ids:
+        keys += (seq_key(uid), events_key(uid))
+    head, tail_unliked, tail_liked = message
+    argv: list[Any] = [
+        settings.FEED_EVENT_LOG_LENGTH, settings.FEED_EVENT_LOG_TTL_S,
+        head, tail_unliked, tail_liked,
+    ]  # fmt: skip
+    argv += ["1" if uid in liked_by else "0" for uid in user_ids]
+    return [int(s) for s in _script(_EVENTS_LOG_LUA)(keys=keys, args=argv)]
+
+
 def fanout_write(
     *,
     item_id: str,
@@ -159,20 +216,11 @@ def fanout_write(
     followers: Sequence[int],
     liked_by: set[int],
 ) -> list[int]:
-    """Add one item to each follower's feed and log a live event; returns each new seq (0:
-    the feed already had it, nothing logged)."""
-    if not followers:
-        return []
-    keys: list[str] = []
-    for uid in followers:
-        keys += (feed_key(uid), seq_key(uid), events_key(uid))
-    head, tail_unliked, tail_liked = message
-    argv: list[Any] = [
-        item_id, repr(score), settings.FEED_MAX_ITEMS, settings.FEED_EVENT_LOG_LENGTH,
-        settings.FEED_EVENT_LOG_TTL_S, head, tail_unliked, tail_liked,
-    ]  # fmt: skip
-    argv += ["1" if uid in liked_by else "0" for uid in followers]
-    return [int(s) for s in _script(_FANOUT_LUA)(keys=keys, args=argv)]
+    """``feeds_add`` then ``events_log`` for the online ones: each follower's new seq, 0
+    where nothing was logged (the feed already had the item, or the follower is offline)."""
+    online = feeds_add(item_id=item_id, score=score, followers=followers)
+    seqs = dict(zip(online, events_log(message=message, user_ids=online, liked_by=liked_by), strict=True))
+    return [seqs.get(uid, 0) for uid in followers]
 
 
 def feed_add_quietly(*, user_id: int, items: Iterable[tuple[str, float]]) -> None:
@@ -253,6 +301,29 @@ async def events_after(*, user_id: int, after: int, count: int = 1000) -> list[t
 async def last_seq(*, user_id: int) -> int:
     value = await get_async_redis().get(seq_key(user_id))
     return int(value) if value else 0
+
+
+def online_key(user_id: int) -> str:
+    return _key("online", user_id)
+
+
+async def go_online(*, user_id: int) -> int:
+    """Mark the user online (their events are logged from now on) and return their last
+    seq, in one round trip."""
+    pipe = get_async_redis().pipeline(transaction=False)
+    pipe.set(online_key(user_id), 1, ex=settings.PRESENCE_TTL_S)
+    pipe.get(seq_key(user_id))
+    _, value = await pipe.execute()
+    return int(value) if value else 0
+
+
+async def still_online(*, user_ids: Iterable[int]) -> None:
+    """Renew the presence of users who still have a socket open here."""
+    pipe = get_async_redis().pipeline(transaction=False)
+    for uid in user_ids:
+        pipe.set(online_key(uid), 1, ex=settings.PRESENCE_TTL_S)
+    if len(pipe):
+        await pipe.execute()
 
 
 def chunk_done(*, job: str, index: int, total: int) -> bool:
