@@ -118,8 +118,9 @@ def run(args: argparse.Namespace) -> int:
         with running_stack(env, logdir, workers=False) as stack:
             host, port = stack.host_port
             http = run_http_phase(
-                host, port, graph, rounds=args.rounds, duration_s=args.duration * min(1, scale * 4 + 0.2),
-                connections=args.connections, open_loop_s=max(2.0, 10 * min(1, scale)), log=log,
+                host, port, graph, rounds=args.rounds,
+                duration_s=args.duration * min(1.0, scale * 4 + 0.2),
+                connections=args.connections, open_loop_s=max(2.0, 10 * min(1.0, scale)), log=log,
             )  # fmt: skip
         _purge_and_settle()
         results.update(
@@ -279,7 +280,7 @@ def _celebrity(url: str, graph: Any) -> dict[str, Any]:
                 like_id, done_s = row[0], time.monotonic() - liked_at
                 break
             time.sleep(0.02)
-    if done_s is None:
+    if done_s is None or like_id is None:
         log("  the celebrity's fan-out did not complete within 120 s")
         return {"celebrity_followers": len(followers)}
     item = store.like_item_id(actor_id=graph.celebrity_id, like_id=like_id, post_id=post_id)

@@ -23,6 +23,8 @@ def bare_json(request: HttpRequest) -> JsonResponse:
 
 
 urlpatterns: list[URLPattern] = [
-    path("bench/textbook/posts/<id:post_id>/like/", TextbookLikeApi.as_view(), name="bench-textbook"),
+    path(
+        "bench/textbook/posts/<id:post_id>/like/", TextbookLikeApi.as_view(), name="bench-textbook"
+    ),
     path("bench/bare/", bare_json, name="bench-bare"),
 ]

@@ -81,6 +81,19 @@ def wait_healthy(
     raise SystemExit(f"likefeed: {url} did not report {workers} workers within {timeout:.0f}s")
 
 
+STACK_FILE = ROOT / "var" / "run" / "stack.json"
+
+
+def record_stack(url: str) -> None:
+    """Where this stack serves and which services it uses, for tools that attach to it
+    (``make loadtest URL=...`` seeds and checks through the same database and Redis)."""
+    STACK_FILE.parent.mkdir(parents=True, exist_ok=True)
+    names = ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL")
+    recorded = {name: os.environ[name] for name in names if os.environ.get(name)}
+    recorded["REDIS_PREFIX"] = os.environ.get("REDIS_PREFIX", "lf")
+    STACK_FILE.write_text(json.dumps({"url": url, **recorded}, indent=2))
+
+
 def stop(children: dict[str, subprocess.Popen[bytes]]) -> None:
     for child in children.values():
         if child.poll() is None:
@@ -120,6 +133,7 @@ def main() -> int:
         try:
             workers = sum(name.startswith("worker") for name in children)
             wait_healthy(f"http://{host}:{port}/api/health/", children, workers, timeout=90)
+            record_stack(f"http://{host}:{port}")
             print(f"\nLikefeed is up: http://{host}:{port}/   (API docs: http://{host}:{port}/api/docs/)"
                   "\nCtrl-C stops everything.\n", flush=True)  # fmt: skip
             while not stopping:

@@ -219,7 +219,9 @@ def fanout_write(
     """``feeds_add`` then ``events_log`` for the online ones: each follower's new seq, 0
     where nothing was logged (the feed already had the item, or the follower is offline)."""
     online = feeds_add(item_id=item_id, score=score, followers=followers)
-    seqs = dict(zip(online, events_log(message=message, user_ids=online, liked_by=liked_by), strict=True))
+    seqs = dict(
+        zip(online, events_log(message=message, user_ids=online, liked_by=liked_by), strict=True)
+    )
     return [seqs.get(uid, 0) for uid in followers]
 
 

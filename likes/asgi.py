@@ -29,8 +29,8 @@ from django.http.request import split_domain_port, validate_host
 from . import services
 
 Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
+Receive = Callable[[], Awaitable[Any]]
+Send = Callable[[Any], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 LIKE_PATH = re.compile(r"/api/posts/([0-9]{1,18})/like/")

@@ -19,7 +19,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.api import viewer
-
 from feed import tasks as feed_tasks
 from social.models import Post
 

@@ -27,10 +27,10 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+from config.run import STACK_FILE  # where `make run` records its URL and services
 from config.services import ROOT, embedded_services
 
 REPORTS = ROOT / "loadtest" / "reports"
-STACK_FILE = ROOT / "var" / "run" / "stack.json"
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -56,8 +56,10 @@ def main(argv: list[str]) -> int:
         for name, value in _attached_env(args.url).items():
             os.environ.setdefault(name, value)
         if not os.environ.get("DATABASE_URL"):
-            sys.exit("loadtest: --url needs that stack's DATABASE_URL and REDIS_URL (and "
-                     "REDIS_PREFIX) in the environment, or a var/run/stack.json from make run")  # fmt: skip
+            sys.exit(
+                "loadtest: --url needs that stack's DATABASE_URL and REDIS_URL (and "
+                "REDIS_PREFIX) in the environment, or a var/run/stack.json from make run"
+            )
     with embedded_services(), _stack(args) as url:
         return run(args, url)
 
@@ -80,8 +82,8 @@ def _stack(args: argparse.Namespace) -> Iterator[str]:
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
         yield args.url.rstrip("/")
         return
-    env = stack_env(database="likefeed_loadtest", redis_prefix="lfload",
-                    extra={"DEBUG": "false", "SECRET_KEY": "loadtest-only-" + "x" * 50})  # fmt: skip
+    secret = {"DEBUG": "false", "SECRET_KEY": "loadtest-only-" + "x" * 50}
+    env = stack_env(database="likefeed_loadtest", redis_prefix="lfload", extra=secret)
     os.environ.update(env)
     migrate(env)
     print("loadtest: starting the stack (web, workers, beat) on database likefeed_loadtest")

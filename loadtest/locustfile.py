@@ -65,7 +65,7 @@ class FeedSocketUser(User):
     def on_start(self) -> None:
         token = PLAN["socket_tokens"][FeedSocketUser.opened % len(PLAN["socket_tokens"])]
         FeedSocketUser.opened += 1
-        url = self.host.replace("http", "ws", 1) + "/ws/"
+        url = (self.host or "").replace("http", "ws", 1) + "/ws/"
         started = time.perf_counter()
         self.ws = websocket.create_connection(
             url, header=[f"Authorization: Token {token}"], timeout=30

@@ -17,6 +17,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from django.db import connection
@@ -77,13 +78,13 @@ def _batched(rows: Iterable[str], n: int) -> Iterator[list[str]]:
         yield batch
 
 
-def _scalar(sql: str, params: list[object]) -> int:
+def _scalar(sql: str, params: list[Any]) -> int:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return int(cursor.fetchone()[0] or 0)
 
 
-def _ids(sql: str, params: list[object]) -> list[int]:
+def _ids(sql: str, params: list[Any]) -> list[int]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return [row[0] for row in cursor.fetchall()]
@@ -266,7 +267,7 @@ def load_graph(spec: GraphSpec) -> Graph:
     )
 
 
-def _pairs(sql: str, params: list[object]) -> list[tuple[int, str]]:
+def _pairs(sql: str, params: list[Any]) -> list[tuple[int, str]]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return [(row[0], row[1]) for row in cursor.fetchall()]
@@ -284,4 +285,3 @@ def follower_ids_of(user_ids: Iterable[int]) -> dict[int, list[int]]:
         for followee, follower in cursor.fetchall():
             result[followee].append(follower)
     return result
-

@@ -61,7 +61,9 @@ class Stack:
         return [c.pid for name, c in self.children.items() if name.startswith("web")]
 
 
-def stack_env(*, database: str, redis_prefix: str, extra: dict[str, str] | None = None) -> dict[str, str]:
+def stack_env(
+    *, database: str, redis_prefix: str, extra: dict[str, str] | None = None
+) -> dict[str, str]:
     """The environment of a stack's processes (and of this process's Django, once set)."""
     return {
         **os.environ,
