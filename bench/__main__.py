@@ -82,8 +82,8 @@ def run(args: argparse.Namespace) -> int:
         "idle_sockets": max(20, int(10_000 * scale)),
     }
     env = stack_env(
-        database="likefeed_bench",
-        redis_prefix="lfbench",
+        database=os.environ.get("BENCH_DATABASE", "likefeed_bench"),
+        redis_prefix=os.environ.get("BENCH_REDIS_PREFIX", "lfbench"),
         extra={
             "BENCH_BASELINES": "1",
             "DEBUG": "false",

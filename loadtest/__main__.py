@@ -83,7 +83,11 @@ def _stack(args: argparse.Namespace) -> Iterator[str]:
         yield args.url.rstrip("/")
         return
     secret = {"DEBUG": "false", "SECRET_KEY": "loadtest-only-" + "x" * 50}
-    env = stack_env(database="likefeed_loadtest", redis_prefix="lfload", extra=secret)
+    env = stack_env(
+        database=os.environ.get("LOADTEST_DATABASE", "likefeed_loadtest"),
+        redis_prefix=os.environ.get("LOADTEST_REDIS_PREFIX", "lfload"),
+        extra=secret,
+    )
     os.environ.update(env)
     migrate(env)
     print("loadtest: starting the stack (web, workers, beat) on database likefeed_loadtest")
@@ -145,8 +149,8 @@ def run(args: argparse.Namespace, url: str) -> int:
     lines = result.lines()
     (out / "check.txt").write_text("\n".join(lines) + "\n")
     for path in report.plot_all(out):
-        print(f"loadtest: plot {path.relative_to(ROOT)}")
-    print(f"loadtest: HTML report {(out / 'report.html').relative_to(ROOT)}")
+        print(f"loadtest: plot {_shown(path)}")
+    print(f"loadtest: HTML report {_shown(out / 'report.html')}")
     print("\n".join(f"  check: {line}" for line in lines))
     if not result.ok:
         print("loadtest: THE CORRECTNESS CHECK FAILED (details in check.txt)", file=sys.stderr)
@@ -154,6 +158,11 @@ def run(args: argparse.Namespace, url: str) -> int:
         (out / "check.txt").write_text("\n".join(lines + [repr(d) for d in details]) + "\n")
         return 1
     return 0
+
+
+def _shown(path: Path) -> Path:
+    """A path as a person would type it from the project folder."""
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
 
 
 if __name__ == "__main__":
