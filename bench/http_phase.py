@@ -34,7 +34,12 @@ class HttpFigures:
 
 
 class Pairs:
-    """Fresh (token, post) pairs for likes, never reused within a run: k -> pair k."""
+    """Fresh (token, post) pairs for likes, never reused within a run: request k is user
+    ``k % n`` liking post ``(k // n + k) % posts``. Consecutive requests hit different users
+    and different posts: a benchmark of the endpoint, not of one post row's lock (every
+    like of one post updates its counter row, so likes of one post queue on that lock
+    whatever the endpoint; ``make loadtest`` has the hot posts, with Zipf popularity).
+    """
 
     def __init__(self, graph: Graph, host: str) -> None:
         self.graph, self.host = graph, host
@@ -45,7 +50,7 @@ class Pairs:
         n = len(tokens)
 
         def make(k: int) -> bytes:
-            token, post = tokens[k % n], posts[(k // n) % len(posts)]
+            token, post = tokens[k % n], posts[(k // n + k) % len(posts)]
             return http_request(
                 "POST", path.format(post=post), host=host,
                 headers={"Authorization": f"Token {token}"},

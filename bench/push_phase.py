@@ -77,7 +77,7 @@ def run_push_phase(
     n = len(liker_tokens)
 
     def make(k: int) -> bytes:
-        token, post = liker_tokens[k % n], post_ids[(k // n) % len(post_ids)]
+        token, post = liker_tokens[k % n], post_ids[(k // n + k) % len(post_ids)]
         return http_request("POST", f"/api/posts/{post}/like/", host=hostport,
                             headers={"Authorization": f"Token {token}"})  # fmt: skip
 

@@ -53,7 +53,9 @@ def processes(host: str, port: str) -> dict[str, list[str]]:
         "worker-fanout": [*celery, "-Q", "fanout", "-n", "fanout@%h", "-c", "2"],
         "beat": [PYTHON, "-m", "celery", "-A", "config", "beat", "-l", "info"],
         "worker-bulk": [
-            *celery, "-Q", "fanout_bulk", "-n", "bulk@%h", "-c", "1", "--prefetch-multiplier", "1",
+            # Two processes: one reads followers from PostgreSQL while the other's Lua call
+            # runs in Redis (a million-follower like: make bench, README).
+            *celery, "-Q", "fanout_bulk", "-n", "bulk@%h", "-c", "2", "--prefetch-multiplier", "1",
         ],
         # Mail waits on an SMTP server: its own worker, so fan-outs never queue behind it.
         "worker-mail": [

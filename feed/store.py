@@ -8,8 +8,9 @@ Per user ``u`` (``P`` is ``settings.REDIS_PREFIX``):
 - ``P:seq:u``    integer, the last ``seq`` given to a live event of this user.
 - ``P:events:u`` stream of this user's live events, entry id ``<seq>-0``, field ``m`` = the
   JSON message as sent on the socket. Bounded in length and age; ``resume`` reads it.
-- ``P:online:u`` present (with a TTL, ``PRESENCE_TTL_S``) while the user has a socket open
-  and for a while after: live events are logged and published only for these users.
+- ``P:online``   sorted set of the users online: member = user id, score = until when (epoch
+  seconds), renewed while a socket of theirs is open, so it lapses ``PRESENCE_TTL_S``
+  after the last one closed. Live events are logged and published only for these users.
 
 Item ids carry what removing them needs: ``post:<author>:<post>`` and
 ``like:<actor>:<like>:<post>``, so unfollow can drop an actor's items without a lookup and
@@ -25,7 +26,7 @@ writes of a chunk already do (a Redis Cluster would group followers by hash slot
 A live event costs far more than a feed entry (a seq, a log entry holding the whole
 message, a publish) and only matters to someone with a socket open: a like by an account
 with a million followers writes a million feed entries but logs and publishes events only
-for the followers who are online (``P:online:u``). A user who comes back after the
+for the followers who are online (``P:online``). A user who comes back after the
 presence TTL finds their feed complete; ``resume`` replays what the log kept.
 """
 
@@ -33,6 +34,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -91,22 +93,29 @@ def score_of(moment: datetime) -> float:
     return moment.timestamp() * 1000.0
 
 
-# ARGV: key prefix, item id, score, max items, follower ids (comma-separated). Adds the item
-# to each follower's feed (NX: a re-run adds nothing) and trims the feed only when it grew
-# past its bound. Returns the ids of the followers whose feed took the item and who are
-# online: the ones that get a live event.
+# ARGV: key prefix, item id, score, max items, now (epoch s), follower ids (comma-separated).
+# Adds the item to each follower's feed (NX: a re-run adds nothing) and trims the feed only
+# when it grew past its bound. Returns the ids of the followers whose feed took the item
+# and who are online (one ZMSCORE for the chunk): the ones that get a live event.
 _FEEDS_ADD_LUA = """
 local prefix, member, score = ARGV[1], ARGV[2], ARGV[3]
-local max_items = tonumber(ARGV[4])
-local online = {}
-for id in string.gmatch(ARGV[5], '%d+') do
+local max_items, now = tonumber(ARGV[4]), tonumber(ARGV[5])
+local added = {}
+for id in string.gmatch(ARGV[6], '%d+') do
     local feed = prefix .. 'feed:' .. id
     if redis.call('ZADD', feed, 'NX', score, member) == 1 then
+        added[#added + 1] = id
         if redis.call('ZCARD', feed) > max_items then
             redis.call('ZREMRANGEBYRANK', feed, 0, -(max_items + 1))
         end
-        if redis.call('EXISTS', prefix .. 'online:' .. id) == 1 then
-            online[#online + 1] = tonumber(id)
+    end
+end
+local online = {}
+if #added > 0 then
+    local until_ = redis.call('ZMSCORE', prefix .. 'online', unpack(added))
+    for i = 1, #added do
+        if until_[i] and tonumber(until_[i]) > now then
+            online[#online + 1] = tonumber(added[i])
         end
     end
 end
@@ -181,31 +190,14 @@ def feed_item_message_parts(item: dict[str, Any]) -> tuple[str, str, str]:
 def feeds_add(*, item_id: str, score: float, followers: Sequence[int]) -> list[int]:
     """Add one item to each follower's feed; returns the followers whose feed took it (it
     was not there yet) and who are online, in the order given."""
-    if not followers:
-        return []
-    argv: list[Any] = [
-        f"{settings.REDIS_PREFIX}:", item_id, repr(score), settings.FEED_MAX_ITEMS,
-        ",".join(map(str, followers)),
-    ]  # fmt: skip
-    return [int(uid) for uid in _script(_FEEDS_ADD_LUA)(keys=[], args=argv)]
+    return feeds_add_many([(item_id, score, followers)])[0]
 
 
 def events_log(
     *, message: tuple[str, str, str], user_ids: Sequence[int], liked_by: set[int]
 ) -> list[int]:
     """Log a ``feed.item`` for each of these users under their next seq; returns the seqs."""
-    if not user_ids:
-        return []
-    keys: list[str] = []
-    for uid in user_ids:
-        keys += (seq_key(uid), events_key(uid))
-    head, tail_unliked, tail_liked = message
-    argv: list[Any] = [
-        settings.FEED_EVENT_LOG_LENGTH, settings.FEED_EVENT_LOG_TTL_S,
-        head, tail_unliked, tail_liked,
-    ]  # fmt: skip
-    argv += ["1" if uid in liked_by else "0" for uid in user_ids]
-    return [int(s) for s in _script(_EVENTS_LOG_LUA)(keys=keys, args=argv)]
+    return events_log_many([(message, user_ids, liked_by)])[0]
 
 
 def fanout_write(
@@ -305,27 +297,30 @@ async def last_seq(*, user_id: int) -> int:
     return int(value) if value else 0
 
 
-def online_key(user_id: int) -> str:
-    return _key("online", user_id)
+def online_key() -> str:
+    return f"{settings.REDIS_PREFIX}:online"
 
 
 async def go_online(*, user_id: int) -> int:
     """Mark the user online (their events are logged from now on) and return their last
     seq, in one round trip."""
     pipe = get_async_redis().pipeline(transaction=False)
-    pipe.set(online_key(user_id), 1, ex=settings.PRESENCE_TTL_S)
+    pipe.zadd(online_key(), {str(user_id): time.time() + settings.PRESENCE_TTL_S})
     pipe.get(seq_key(user_id))
     _, value = await pipe.execute()
     return int(value) if value else 0
 
 
 async def still_online(*, user_ids: Iterable[int]) -> None:
-    """Renew the presence of users who still have a socket open here."""
+    """Renew the presence of users who still have a socket open here, and forget the ones
+    whose presence lapsed."""
+    now = time.time()
     pipe = get_async_redis().pipeline(transaction=False)
-    for uid in user_ids:
-        pipe.set(online_key(uid), 1, ex=settings.PRESENCE_TTL_S)
-    if len(pipe):
-        await pipe.execute()
+    mapping = {str(uid): now + settings.PRESENCE_TTL_S for uid in user_ids}
+    if mapping:
+        pipe.zadd(online_key(), mapping)
+    pipe.zremrangebyscore(online_key(), "-inf", now)
+    await pipe.execute()
 
 
 def chunk_done(*, job: str, index: int, total: int) -> bool:
@@ -338,3 +333,41 @@ def chunk_done(*, job: str, index: int, total: int) -> bool:
     pipe.expire(key, 24 * 3600)
     added, done, _ = pipe.execute()
     return bool(added) and int(done) == total
+
+
+def feeds_add_many(batch: Sequence[tuple[str, float, Sequence[int]]]) -> list[list[int]]:
+    """``feeds_add`` for several (item id, score, followers) in one pipelined round trip."""
+    script = _script(_FEEDS_ADD_LUA)
+    pipe = get_redis().pipeline(transaction=False)
+    prefix, now = f"{settings.REDIS_PREFIX}:", int(time.time())
+    for item_id, score, followers in batch:
+        if followers:
+            ids = ",".join(map(str, followers))
+            argv = [prefix, item_id, repr(score), settings.FEED_MAX_ITEMS, now, ids]
+            script(keys=[], args=argv, client=pipe)
+    answers = iter(pipe.execute() if len(pipe) else [])
+    return [[int(uid) for uid in next(answers)] if followers else [] for _, _, followers in batch]
+
+
+def events_log_many(
+    batch: Sequence[tuple[tuple[str, str, str], Sequence[int], set[int]]],
+) -> list[list[int]]:
+    """``events_log`` for several (message, users, liked_by) in one pipelined round trip."""
+    script = _script(_EVENTS_LOG_LUA)
+    pipe = get_redis().pipeline(transaction=False)
+    sent = 0
+    for (head, tail_unliked, tail_liked), user_ids, liked_by in batch:
+        if not user_ids:
+            continue
+        keys: list[str] = []
+        for uid in user_ids:
+            keys += (seq_key(uid), events_key(uid))
+        argv: list[Any] = [
+            settings.FEED_EVENT_LOG_LENGTH, settings.FEED_EVENT_LOG_TTL_S,
+            head, tail_unliked, tail_liked,
+        ]  # fmt: skip
+        argv += ["1" if uid in liked_by else "0" for uid in user_ids]
+        script(keys=keys, args=argv, client=pipe)
+        sent += 1
+    answers = iter(pipe.execute() if sent else [])
+    return [[int(s) for s in next(answers)] if user_ids else [] for _, user_ids, _ in batch]

@@ -182,20 +182,25 @@ def seed_graph(spec: GraphSpec) -> Graph:
             ),
             spec.posts, "posts",
         )  # fmt: skip
-        n_tokens = min(spec.tokens, spec.users)
-        _copy(
-            "authtoken_token", "key, user_id, created",
-            (
-                f"{secrets.token_hex(20)}\t{uid}\t2026-01-01 00:00:00+00\n"
-                for uid in ids[:n_tokens]
-            ),
-            n_tokens, "tokens",
-        )  # fmt: skip
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE social_user, social_follow, social_post, authtoken_token")
+    _seed_tokens(spec)
     if spec.celebrity_followers:
         _seed_celebrity(spec)
     return load_graph(spec)
+
+
+def _seed_tokens(spec: GraphSpec) -> None:
+    """API tokens for the graph's first ``spec.tokens`` users (those that have none yet: a
+    graph seeded for fewer tokens is topped up)."""
+    wanted = _user_ids(spec)[: spec.tokens]
+    have = set(_ids("SELECT user_id FROM authtoken_token WHERE user_id = ANY(%s)", [wanted]))
+    missing = [uid for uid in wanted if uid not in have]
+    _copy(
+        "authtoken_token", "key, user_id, created",
+        (f"{secrets.token_hex(20)}\t{uid}\t2026-01-01 00:00:00+00\n" for uid in missing),
+        len(missing), "tokens",
+    )  # fmt: skip
 
 
 def _seed_celebrity(spec: GraphSpec) -> None:
