@@ -3,9 +3,9 @@
 One ``.delay()`` costs ≈700 µs of CPU here (DESIGN.md), more than the like's SQL. The hot
 path (``likes.asgi``) runs in the event loop, so it must not block on the broker either.
 Each web process keeps the like ids whose fan-out is owed and sends them, off the loop
-(a worker thread), as one ``feed.tasks.fanout_likes`` task per batch: while one send is in
-flight, the next likes pile up and leave together. At low load a batch is one like and
-leaves at once; at high load the broker cost per like shrinks with the batch.
+(a worker thread), as one ``feed.tasks.fanout_likes`` task per batch: a batch gathers for
+``LINGER_S`` and while one send is in flight the next likes pile up and leave together, so
+the broker cost per like shrinks as the load grows.
 
 Nothing is lost if a send fails or the process dies with ids pending: the like row is its
 own outbox (``fanned_out_at IS NULL``) and the sweeper re-queues it, as for a failed
@@ -22,6 +22,10 @@ from feed import tasks as feed_tasks
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 500
+# How long the first like of a batch waits for others before the batch leaves (Kafka's
+# linger.ms): a send costs the same for one like or fifty, so under load a few ms of
+# waiting turns many sends into one. It delays the fan-out, never the HTTP answer.
+LINGER_S = 0.005
 
 
 class FanoutQueue:
@@ -43,6 +47,7 @@ class FanoutQueue:
             self.sending = asyncio.get_running_loop().create_task(self._send_all())
 
     async def _send_all(self) -> None:
+        await asyncio.sleep(LINGER_S)
         while self.likes or self.unlikes:
             likes, self.likes = self.likes[:MAX_BATCH], self.likes[MAX_BATCH:]
             unlikes, self.unlikes = self.unlikes[:MAX_BATCH], self.unlikes[MAX_BATCH:]
