@@ -44,6 +44,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--users", type=int, default=10_000, help="accounts in the seeded graph")
     p.add_argument("--posts", type=int, default=20_000, help="posts in the seeded graph")
     p.add_argument("--follows", type=int, default=20, help="accounts each one follows (mean)")
+    p.add_argument("--celebrities", type=int, default=0,
+                   help="also like as the N most-followed accounts (each like reaches most "
+                        "of the graph, through the bulk queue)")  # fmt: skip
     p.add_argument("--web", action="store_true", help="Locust's web UI instead of headless")
     p.add_argument("--web-port", type=int, default=8089)
     p.add_argument("--out", type=Path, help="report folder (default: loadtest/reports/<ts>)")
@@ -111,10 +114,10 @@ def run(args: argparse.Namespace, url: str) -> int:
     out = args.out or REPORTS / datetime.now().strftime("%Y%m%d-%H%M%S")
     out.mkdir(parents=True, exist_ok=True)
     rng = random.Random(5)
-    # Likers: a few of the most-followed accounts (their likes reach many sockets) and a
-    # random sample of the rest. Sockets: random accounts, who follow the big ones.
-    n = len(graph.tokens)
-    likers = graph.tokens[:5] + rng.sample(graph.tokens[5:], min(n - 5, max(1, args.likers * 4)))
+    # Likers: a random sample of the accounts (their follower counts follow the graph's Zipf
+    # law), plus the N most-followed ones when asked. Sockets: random accounts.
+    n, top = len(graph.tokens), args.celebrities
+    likers = graph.tokens[:top] + rng.sample(graph.tokens[top:], min(n - top, args.likers * 4))
     sockets = rng.sample(graph.tokens, min(n, args.sockets))
     plan = {
         "liker_tokens": likers,

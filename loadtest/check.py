@@ -65,7 +65,7 @@ def _rows(sql: str, params: list[Any]) -> list[tuple]:
         return list(cursor.fetchall())
 
 
-def wait_quiet(timeout_s: float = 120.0) -> bool:
+def wait_quiet(timeout_s: float = 180.0) -> bool:
     """Until no like is owed a fan-out and the fan-out queues are empty."""
     r = get_redis()
     deadline = time.monotonic() + timeout_s
