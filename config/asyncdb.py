@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 
+from django.conf import settings
 from django.db import connections
 from psycopg_pool import AsyncConnectionPool
 
@@ -34,6 +35,9 @@ async def async_pool(*, max_size: int = 8) -> AsyncConnectionPool:
             kwargs={**_conninfo_kwargs(), "autocommit": True},
             min_size=1,
             max_size=max_size,
+            # As long as Django's own pool waits for a connection (DB_POOL_TIMEOUT): then the
+            # caller answers 503, as the synchronous path does.
+            timeout=settings.DATABASES["default"]["OPTIONS"]["pool"]["timeout"],
             open=False,
             name="likefeed-async",
         )

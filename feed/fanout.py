@@ -79,7 +79,8 @@ def deliver(event: Event, followers: Iterable[list[int]]) -> list[int]:
     the ones online; returns who got it."""
     reached: list[int] = []
     for chunk in followers:
-        online = store.feeds_add(item_id=event.item_id, score=event.score, followers=chunk)
+        added, online = store.feeds_add(item_id=event.item_id, score=event.score, followers=chunk)
+        counters.count(counters.FANOUT_ENTRIES, added)
         if online:
             # liked_by_me differs per follower: asked only for the few who get the message.
             liked_by = likes_selectors.likers_among(post_id=event.post_id, user_ids=online)
@@ -217,9 +218,11 @@ def likes_fanout(*, like_ids: list[int]) -> list[int]:
         fans = followers.get(actor.pk, [])
         planned.append((LikeFanout(like.id, actor.pk, like.created_at, len(fans), event), fans))
 
-    online = store.feeds_add_many(
+    written = store.feeds_add_many(
         [(plan.event.item_id, plan.event.score, fans) for plan, fans in planned]
     )
+    counters.count(counters.FANOUT_ENTRIES, sum(added for added, _ in written))
+    online = [uids for _, uids in written]
     liked = likes_selectors.liked_pairs(
         pairs=(
             (uid, plan.event.post_id)
@@ -263,6 +266,10 @@ def likes_fanout(*, like_ids: list[int]) -> list[int]:
         for plan, _ in planned
         if plan.like_id in done
     )  # fmt: skip
+    # The post's author hears of it by mail (debounced per post: one call per post is
+    # what one call per like would do).
+    for post_id in sorted({plan.event.post_id for plan, _ in planned if plan.like_id in done}):
+        notifications.like_mail_schedule(post_id=post_id)
     return bulk
 
 

@@ -95,8 +95,8 @@ def score_of(moment: datetime) -> float:
 
 # ARGV: key prefix, item id, score, max items, now (epoch s), follower ids (comma-separated).
 # Adds the item to each follower's feed (NX: a re-run adds nothing) and trims the feed only
-# when it grew past its bound. Returns the ids of the followers whose feed took the item
-# and who are online (one ZMSCORE for the chunk): the ones that get a live event.
+# when it grew past its bound. Returns how many feeds took the item, and the ids of those
+# followers who are online (one ZMSCORE for the chunk): the ones that get a live event.
 _FEEDS_ADD_LUA = """
 local prefix, member, score = ARGV[1], ARGV[2], ARGV[3]
 local max_items, now = tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -119,7 +119,7 @@ if #added > 0 then
         end
     end
 end
-return online
+return {#added, online}
 """
 
 # KEYS: per user (seq, events). ARGV: log length, log ttl, message head (JSON up to the
@@ -187,9 +187,9 @@ def feed_item_message_parts(item: dict[str, Any]) -> tuple[str, str, str]:
     return head, tails[0], tails[1]
 
 
-def feeds_add(*, item_id: str, score: float, followers: Sequence[int]) -> list[int]:
-    """Add one item to each follower's feed; returns the followers whose feed took it (it
-    was not there yet) and who are online, in the order given."""
+def feeds_add(*, item_id: str, score: float, followers: Sequence[int]) -> tuple[int, list[int]]:
+    """Add one item to each follower's feed; returns how many feeds took it (it was not
+    there yet) and which of those followers are online, in the order given."""
     return feeds_add_many([(item_id, score, followers)])[0]
 
 
@@ -210,7 +210,7 @@ def fanout_write(
 ) -> list[int]:
     """``feeds_add`` then ``events_log`` for the online ones: each follower's new seq, 0
     where nothing was logged (the feed already had the item, or the follower is offline)."""
-    online = feeds_add(item_id=item_id, score=score, followers=followers)
+    _, online = feeds_add(item_id=item_id, score=score, followers=followers)
     seqs = dict(
         zip(online, events_log(message=message, user_ids=online, liked_by=liked_by), strict=True)
     )
@@ -335,7 +335,9 @@ def chunk_done(*, job: str, index: int, total: int) -> bool:
     return bool(added) and int(done) == total
 
 
-def feeds_add_many(batch: Sequence[tuple[str, float, Sequence[int]]]) -> list[list[int]]:
+def feeds_add_many(
+    batch: Sequence[tuple[str, float, Sequence[int]]],
+) -> list[tuple[int, list[int]]]:
     """``feeds_add`` for several (item id, score, followers) in one pipelined round trip."""
     script = _script(_FEEDS_ADD_LUA)
     pipe = get_redis().pipeline(transaction=False)
@@ -346,7 +348,11 @@ def feeds_add_many(batch: Sequence[tuple[str, float, Sequence[int]]]) -> list[li
             argv = [prefix, item_id, repr(score), settings.FEED_MAX_ITEMS, now, ids]
             script(keys=[], args=argv, client=pipe)
     answers = iter(pipe.execute() if len(pipe) else [])
-    return [[int(uid) for uid in next(answers)] if followers else [] for _, _, followers in batch]
+    result: list[tuple[int, list[int]]] = []
+    for _, _, followers in batch:
+        added, online = next(answers) if followers else (0, [])
+        result.append((int(added), [int(uid) for uid in online]))
+    return result
 
 
 def events_log_many(

@@ -139,6 +139,21 @@ _UNLIKE_BY_TOKEN_SQL = _BY_TOKEN.format(
 )
 
 
+_TOKEN_OWNER_SQL = """
+SELECT u.id, u.username FROM authtoken_token t JOIN social_user u ON u.id = t.user_id
+WHERE t.key = %(token)s AND u.is_active
+"""
+
+
+async def token_owner(*, token: str) -> tuple[int, str] | None:
+    """(user id, username) of an API token's active owner; None for an unknown token."""
+    pool = await async_pool()
+    async with pool.connection() as conn:
+        cursor = await conn.execute(_TOKEN_OWNER_SQL, {"token": token})
+        row = await cursor.fetchone()
+    return None if row is None else (row[0], row[1])
+
+
 async def like_set_by_token(*, token: str, post_id: int, liked: bool) -> LikeState | None:
     """Like (or unlike) a post as the owner of an API token, in the event loop.
 
