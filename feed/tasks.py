@@ -85,3 +85,12 @@ def sweep_owed_fanouts() -> int:
     for like_id in owed:
         fanout_like.delay(like_id)
     return len(owed)
+
+
+@shared_task(ignore_result=True)
+def fanout_likes(like_ids: list[int]) -> None:
+    """Several likes' fan-outs in one task: what the like hot path sends, one message per
+    batch of likes (``likes.fanout_queue``), fanned out together; a like by an account
+    with many followers goes the per-like way (split into chunk tasks)."""
+    for like_id in fanout.likes_fanout(like_ids=like_ids):
+        fanout_like(like_id)
