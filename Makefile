@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test chaos lint fmt typecheck check clean
+.PHONY: run test chaos lint fmt typecheck check clean loadtest bench
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,16 @@ chaos: $(STAMP)
 .PHONY: lessons
 lessons: $(STAMP)
 	$(PY) -m config.services $(PY) -m lessons $(if $(QUICK),--quick) $(LESSONS_ARGS)
+
+# Locust against a stack it starts (or URL=http://host:port, a running one); plots and a
+# correctness check under loadtest/reports/<timestamp>/. LOADTEST_ARGS="--rate 500 --web"...
+loadtest: $(STAMP)
+	$(PY) -m config.services $(PY) -m loadtest $(if $(URL),--url $(URL)) $(LOADTEST_ARGS)
+
+# The figures of DESIGN.md as ratios measured side by side in one run: prints the table and
+# writes bench/results.json. BENCH_ARGS="--scale 0.1" for a quick run.
+bench: $(STAMP)
+	$(PY) -m config.services $(PY) -m bench $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

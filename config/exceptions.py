@@ -46,6 +46,9 @@ class ServiceUnavailable(DomainError):
 
 # A client told 503 may retry after this many seconds (the header makes it machine-readable).
 RETRY_AFTER_S = 5
+DATABASE_UNAVAILABLE = (
+    "the database is unavailable; try again (likes and follows are safe to repeat)"
+)
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
@@ -55,9 +58,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         # whose commit was cut off may in fact be stored; likes and follows are idempotent,
         # so the client's retry is safe either way. Never a 2xx for what was not stored.
         log.warning("answering 503, database unavailable: %s", exc)
-        exc = ServiceUnavailable(
-            "the database is unavailable; try again (likes and follows are safe to repeat)"
-        )
+        exc = ServiceUnavailable(DATABASE_UNAVAILABLE)
     if isinstance(exc, DomainError):
         answer = Response({"error": exc.code, "detail": exc.detail}, status=exc.status_code)
         if exc.status_code == status.HTTP_503_SERVICE_UNAVAILABLE:

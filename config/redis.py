@@ -27,5 +27,7 @@ def get_async_redis() -> aioredis.Redis:
     loop = asyncio.get_running_loop()
     client = _async_clients.get(id(loop))
     if client is None:
-        client = _async_clients[id(loop)] = aioredis.Redis.from_url(settings.REDIS_URL)
+        client = _async_clients[id(loop)] = aioredis.Redis.from_url(
+            settings.REDIS_URL, socket_connect_timeout=3, socket_timeout=10
+        )
     return client

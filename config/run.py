@@ -53,7 +53,9 @@ def processes(host: str, port: str) -> dict[str, list[str]]:
         "worker-fanout": [*celery, "-Q", "fanout", "-n", "fanout@%h", "-c", "2"],
         "beat": [PYTHON, "-m", "celery", "-A", "config", "beat", "-l", "info"],
         "worker-bulk": [
-            *celery, "-Q", "fanout_bulk", "-n", "bulk@%h", "-c", "1", "--prefetch-multiplier", "1",
+            # Two processes: one reads followers from PostgreSQL while the other's Lua call
+            # runs in Redis (a million-follower like: make bench, README).
+            *celery, "-Q", "fanout_bulk", "-n", "bulk@%h", "-c", "2", "--prefetch-multiplier", "1",
         ],
         # Mail waits on an SMTP server: its own worker, so fan-outs never queue behind it.
         "worker-mail": [
@@ -79,6 +81,19 @@ def wait_healthy(
             pass
         time.sleep(0.2)
     raise SystemExit(f"likefeed: {url} did not report {workers} workers within {timeout:.0f}s")
+
+
+STACK_FILE = ROOT / "var" / "run" / "stack.json"
+
+
+def record_stack(url: str) -> None:
+    """Where this stack serves and which services it uses, for tools that attach to it
+    (``make loadtest URL=...`` seeds and checks through the same database and Redis)."""
+    STACK_FILE.parent.mkdir(parents=True, exist_ok=True)
+    names = ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL")
+    recorded = {name: os.environ[name] for name in names if os.environ.get(name)}
+    recorded["REDIS_PREFIX"] = os.environ.get("REDIS_PREFIX", "lf")
+    STACK_FILE.write_text(json.dumps({"url": url, **recorded}, indent=2))
 
 
 def stop(children: dict[str, subprocess.Popen[bytes]]) -> None:
@@ -120,6 +135,7 @@ def main() -> int:
         try:
             workers = sum(name.startswith("worker") for name in children)
             wait_healthy(f"http://{host}:{port}/api/health/", children, workers, timeout=90)
+            record_stack(f"http://{host}:{port}")
             print(f"\nLikefeed is up: http://{host}:{port}/   (API docs: http://{host}:{port}/api/docs/)"
                   "\nCtrl-C stops everything.\n", flush=True)  # fmt: skip
             while not stopping:

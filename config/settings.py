@@ -182,6 +182,9 @@ FANOUT_OWED_AFTER_S = env.int("FANOUT_OWED_AFTER_S", default=60)
 # ...but only while the fan-out queues hold at most this many tasks (see the sweeper).
 FANOUT_SWEEP_MAX_BACKLOG = env.int("FANOUT_SWEEP_MAX_BACKLOG", default=500)
 FOLLOW_BACKFILL_POSTS = env.int("FOLLOW_BACKFILL_POSTS", default=20)
+# A user counts as online (their live events are logged and published) while a socket of
+# theirs is open and for this long after it closed: time to reconnect and `resume`.
+PRESENCE_TTL_S = env.int("PRESENCE_TTL_S", default=120)
 WS_HEARTBEAT_S = env.float("WS_HEARTBEAT_S", default=25.0)
 WS_MAX_SUBSCRIBED_POSTS = env.int("WS_MAX_SUBSCRIBED_POSTS", default=200)
 
@@ -205,6 +208,10 @@ LIKE_MAIL_DEBOUNCE_S = env.float("LIKE_MAIL_DEBOUNCE_S", default=120.0)
 # When set, /metrics wants "Authorization: Bearer <METRICS_TOKEN>"; otherwise keep /metrics
 # off the public side of the load balancer.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+
+# Route the baseline endpoints ``make bench`` compares against (config.baselines). Off
+# everywhere else: they are not part of the contract.
+BENCH_BASELINES = env.bool("BENCH_BASELINES", default=False)
 
 # --- API -------------------------------------------------------------------------------------
 REST_FRAMEWORK = {

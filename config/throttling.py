@@ -29,7 +29,7 @@ from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
 from config.exceptions import ServiceUnavailable
-from config.redis import get_redis
+from config.redis import get_async_redis, get_redis
 
 log = logging.getLogger(__name__)
 
@@ -53,18 +53,31 @@ def is_exempt(username: str) -> bool:
     return False
 
 
-def hit(*, scope: str, ident: str, limit: int, window: int) -> float | None:
-    """Count one request of ``ident`` in ``scope``; None if allowed, else seconds to wait."""
+def _window(*, scope: str, ident: str, window: int) -> tuple[str, float]:
+    """The counter's key for this window, and when the window ends."""
     now = time.time()
     slot = int(now // window)
-    key = f"{settings.REDIS_PREFIX}:throttle:{scope}:{ident}:{slot}"
+    return f"{settings.REDIS_PREFIX}:throttle:{scope}:{ident}:{slot}", (slot + 1) * window - now
+
+
+def hit(*, scope: str, ident: str, limit: int, window: int) -> float | None:
+    """Count one request of ``ident`` in ``scope``; None if allowed, else seconds to wait."""
+    key, left = _window(scope=scope, ident=ident, window=window)
     pipe = get_redis().pipeline(transaction=False)
     pipe.incr(key)
     pipe.expire(key, window)
     count, _ = pipe.execute()
-    if int(count) <= limit:
-        return None
-    return (slot + 1) * window - now
+    return None if int(count) <= limit else left
+
+
+async def ahit(*, scope: str, ident: str, limit: int, window: int) -> float | None:
+    """``hit`` from an event loop (the like hot path, ``likes.asgi``): the same counter."""
+    key, left = _window(scope=scope, ident=ident, window=window)
+    pipe = get_async_redis().pipeline(transaction=False)
+    pipe.incr(key)
+    pipe.expire(key, window)
+    count, _ = await pipe.execute()
+    return None if int(count) <= limit else left
 
 
 class RedisRateThrottle(BaseThrottle):
@@ -110,6 +123,22 @@ class LikeRateThrottle(RedisRateThrottle):
         if not user.is_authenticated or is_exempt(user.get_username()):
             return None
         return str(user.pk)
+
+
+async def like_allowed(*, user_id: int, username: str) -> bool:
+    """``LikeRateThrottle`` for the like hot path (``likes.asgi``), which has no DRF request:
+    the same counter, exemptions and fail-open."""
+    if is_exempt(username):
+        return True
+    limit, window = parse_rate(settings.THROTTLE_RATES[LikeRateThrottle.scope])
+    try:
+        wait = await ahit(
+            scope=LikeRateThrottle.scope, ident=str(user_id), limit=limit, window=window
+        )
+    except redis.RedisError as exc:
+        log.warning("throttle like not applied, Redis unavailable: %s", exc)
+        return True
+    return wait is None
 
 
 class LoginRateThrottle(RedisRateThrottle):

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.http import HttpRequest, JsonResponse
 from django.urls import include, path, re_path, register_converter
@@ -45,6 +46,11 @@ api = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="swagger-ui"),
 ]
+
+if settings.BENCH_BASELINES:  # make bench only: the textbook like view and a bare JSON view
+    from . import baselines
+
+    api += baselines.urlpatterns
 
 
 def api_not_found(request: HttpRequest, rest: str) -> JsonResponse:

@@ -8,19 +8,33 @@ Per user ``u`` (``P`` is ``settings.REDIS_PREFIX``):
 - ``P:seq:u``    integer, the last ``seq`` given to a live event of this user.
 - ``P:events:u`` stream of this user's live events, entry id ``<seq>-0``, field ``m`` = the
   JSON message as sent on the socket. Bounded in length and age; ``resume`` reads it.
+- ``P:online``   sorted set of the users online: member = user id, score = until when (epoch
+  seconds), renewed while a socket of theirs is open, so it lapses ``PRESENCE_TTL_S``
+  after the last one closed. Live events are logged and published only for these users.
 
 Item ids carry what removing them needs: ``post:<author>:<post>`` and
 ``like:<actor>:<like>:<post>``, so unfollow can drop an actor's items without a lookup and
 unlike can name its item exactly.
 
 Writes for many users happen inside Redis (one Lua script call per chunk of followers):
-DESIGN.md measured ≈590,000 entries/s that way against ≈170,000/s for pipelined ZADDs.
+DESIGN.md measured ≈590,000 entries/s that way against ≈170,000/s for pipelined ZADDs. The
+chunk's follower ids travel as one comma-separated argument and the script builds the keys
+(redis-py spends ≈4.5 µs packing each key argument, as much as Redis spends on the writes:
+``make bench``). A script that builds its keys needs every key on one server, as the feed
+writes of a chunk already do (a Redis Cluster would group followers by hash slot first).
+
+A live event costs far more than a feed entry (a seq, a log entry holding the whole
+message, a publish) and only matters to someone with a socket open: a like by an account
+with a million followers writes a million feed entries but logs and publishes events only
+for the followers who are online (``P:online``). A user who comes back after the
+presence TTL finds their feed complete; ``resume`` replays what the log kept.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -79,27 +93,49 @@ def score_of(moment: datetime) -> float:
     return moment.timestamp() * 1000.0
 
 
-# KEYS: per follower (feed, seq, events). ARGV: item id, score, max items, log length,
-# log ttl, message head (JSON up to the seq), the two message tails (item with
-# liked_by_me false / true), then per follower "0" or "1" choosing the tail.
-# Returns per follower the new seq, or 0 where the feed already held the item (a re-run).
-_FANOUT_LUA = """
-local member, score = ARGV[1], ARGV[2]
-local max_items, log_len, log_ttl = tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
-local head, tails = ARGV[6], {ARGV[7], ARGV[8]}
-local seqs = {}
-for i = 1, #KEYS / 3 do
-    local feed, seqk, events = KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i]
+# ARGV: key prefix, item id, score, max items, now (epoch s), follower ids (comma-separated).
+# Adds the item to each follower's feed (NX: a re-run adds nothing) and trims the feed only
+# when it grew past its bound. Returns how many feeds took the item, and the ids of those
+# followers who are online (one ZMSCORE for the chunk): the ones that get a live event.
+_FEEDS_ADD_LUA = """
+local prefix, member, score = ARGV[1], ARGV[2], ARGV[3]
+local max_items, now = tonumber(ARGV[4]), tonumber(ARGV[5])
+local added = {}
+for id in string.gmatch(ARGV[6], '%d+') do
+    local feed = prefix .. 'feed:' .. id
     if redis.call('ZADD', feed, 'NX', score, member) == 1 then
-        redis.call('ZREMRANGEBYRANK', feed, 0, -(max_items + 1))
-        local seq = redis.call('INCR', seqk)
-        redis.call('XADD', events, 'MAXLEN', '~', log_len, seq .. '-0',
-                   'm', head .. seq .. tails[tonumber(ARGV[8 + i]) + 1])
-        redis.call('EXPIRE', events, log_ttl)
-        seqs[i] = seq
-    else
-        seqs[i] = 0
+        added[#added + 1] = id
+        if redis.call('ZCARD', feed) > max_items then
+            redis.call('ZREMRANGEBYRANK', feed, 0, -(max_items + 1))
+        end
     end
+end
+local online = {}
+if #added > 0 then
+    local until_ = redis.call('ZMSCORE', prefix .. 'online', unpack(added))
+    for i = 1, #added do
+        if until_[i] and tonumber(until_[i]) > now then
+            online[#online + 1] = tonumber(added[i])
+        end
+    end
+end
+return {#added, online}
+"""
+
+# KEYS: per user (seq, events). ARGV: log length, log ttl, message head (JSON up to the
+# seq), the two message tails (item with liked_by_me false / true), then per user "0" or
+# "1" choosing the tail. Returns each user's new seq.
+_EVENTS_LOG_LUA = """
+local log_len, log_ttl = ARGV[1], tonumber(ARGV[2])
+local head, tails = ARGV[3], {ARGV[4], ARGV[5]}
+local seqs = {}
+for i = 1, #KEYS / 2 do
+    local seqk, events = KEYS[2 * i - 1], KEYS[2 * i]
+    local seq = redis.call('INCR', seqk)
+    redis.call('XADD', events, 'MAXLEN', '~', log_len, seq .. '-0',
+               'm', head .. seq .. tails[tonumber(ARGV[5 + i]) + 1])
+    redis.call('EXPIRE', events, log_ttl)
+    seqs[i] = seq
 end
 return seqs
 """
@@ -151,6 +187,19 @@ def feed_item_message_parts(item: dict[str, Any]) -> tuple[str, str, str]:
     return head, tails[0], tails[1]
 
 
+def feeds_add(*, item_id: str, score: float, followers: Sequence[int]) -> tuple[int, list[int]]:
+    """Add one item to each follower's feed; returns how many feeds took it (it was not
+    there yet) and which of those followers are online, in the order given."""
+    return feeds_add_many([(item_id, score, followers)])[0]
+
+
+def events_log(
+    *, message: tuple[str, str, str], user_ids: Sequence[int], liked_by: set[int]
+) -> list[int]:
+    """Log a ``feed.item`` for each of these users under their next seq; returns the seqs."""
+    return events_log_many([(message, user_ids, liked_by)])[0]
+
+
 def fanout_write(
     *,
     item_id: str,
@@ -159,20 +208,13 @@ def fanout_write(
     followers: Sequence[int],
     liked_by: set[int],
 ) -> list[int]:
-    """Add one item to each follower's feed and log a live event; returns each new seq (0:
-    the feed already had it, nothing logged)."""
-    if not followers:
-        return []
-    keys: list[str] = []
-    for uid in followers:
-        keys += (feed_key(uid), seq_key(uid), events_key(uid))
-    head, tail_unliked, tail_liked = message
-    argv: list[Any] = [
-        item_id, repr(score), settings.FEED_MAX_ITEMS, settings.FEED_EVENT_LOG_LENGTH,
-        settings.FEED_EVENT_LOG_TTL_S, head, tail_unliked, tail_liked,
-    ]  # fmt: skip
-    argv += ["1" if uid in liked_by else "0" for uid in followers]
-    return [int(s) for s in _script(_FANOUT_LUA)(keys=keys, args=argv)]
+    """``feeds_add`` then ``events_log`` for the online ones: each follower's new seq, 0
+    where nothing was logged (the feed already had the item, or the follower is offline)."""
+    _, online = feeds_add(item_id=item_id, score=score, followers=followers)
+    seqs = dict(
+        zip(online, events_log(message=message, user_ids=online, liked_by=liked_by), strict=True)
+    )
+    return [seqs.get(uid, 0) for uid in followers]
 
 
 def feed_add_quietly(*, user_id: int, items: Iterable[tuple[str, float]]) -> None:
@@ -255,6 +297,32 @@ async def last_seq(*, user_id: int) -> int:
     return int(value) if value else 0
 
 
+def online_key() -> str:
+    return f"{settings.REDIS_PREFIX}:online"
+
+
+async def go_online(*, user_id: int) -> int:
+    """Mark the user online (their events are logged from now on) and return their last
+    seq, in one round trip."""
+    pipe = get_async_redis().pipeline(transaction=False)
+    pipe.zadd(online_key(), {str(user_id): time.time() + settings.PRESENCE_TTL_S})
+    pipe.get(seq_key(user_id))
+    _, value = await pipe.execute()
+    return int(value) if value else 0
+
+
+async def still_online(*, user_ids: Iterable[int]) -> None:
+    """Renew the presence of users who still have a socket open here, and forget the ones
+    whose presence lapsed."""
+    now = time.time()
+    pipe = get_async_redis().pipeline(transaction=False)
+    mapping = {str(uid): now + settings.PRESENCE_TTL_S for uid in user_ids}
+    if mapping:
+        pipe.zadd(online_key(), mapping)
+    pipe.zremrangebyscore(online_key(), "-inf", now)
+    await pipe.execute()
+
+
 def chunk_done(*, job: str, index: int, total: int) -> bool:
     """Record that chunk ``index`` of a split job is done; True for the call that completes
     the job (exactly once, even when a chunk task runs twice)."""
@@ -265,3 +333,47 @@ def chunk_done(*, job: str, index: int, total: int) -> bool:
     pipe.expire(key, 24 * 3600)
     added, done, _ = pipe.execute()
     return bool(added) and int(done) == total
+
+
+def feeds_add_many(
+    batch: Sequence[tuple[str, float, Sequence[int]]],
+) -> list[tuple[int, list[int]]]:
+    """``feeds_add`` for several (item id, score, followers) in one pipelined round trip."""
+    script = _script(_FEEDS_ADD_LUA)
+    pipe = get_redis().pipeline(transaction=False)
+    prefix, now = f"{settings.REDIS_PREFIX}:", int(time.time())
+    for item_id, score, followers in batch:
+        if followers:
+            ids = ",".join(map(str, followers))
+            argv = [prefix, item_id, repr(score), settings.FEED_MAX_ITEMS, now, ids]
+            script(keys=[], args=argv, client=pipe)
+    answers = iter(pipe.execute() if len(pipe) else [])
+    result: list[tuple[int, list[int]]] = []
+    for _, _, followers in batch:
+        added, online = next(answers) if followers else (0, [])
+        result.append((int(added), [int(uid) for uid in online]))
+    return result
+
+
+def events_log_many(
+    batch: Sequence[tuple[tuple[str, str, str], Sequence[int], set[int]]],
+) -> list[list[int]]:
+    """``events_log`` for several (message, users, liked_by) in one pipelined round trip."""
+    script = _script(_EVENTS_LOG_LUA)
+    pipe = get_redis().pipeline(transaction=False)
+    sent = 0
+    for (head, tail_unliked, tail_liked), user_ids, liked_by in batch:
+        if not user_ids:
+            continue
+        keys: list[str] = []
+        for uid in user_ids:
+            keys += (seq_key(uid), events_key(uid))
+        argv: list[Any] = [
+            settings.FEED_EVENT_LOG_LENGTH, settings.FEED_EVENT_LOG_TTL_S,
+            head, tail_unliked, tail_liked,
+        ]  # fmt: skip
+        argv += ["1" if uid in liked_by else "0" for uid in user_ids]
+        script(keys=keys, args=argv, client=pipe)
+        sent += 1
+    answers = iter(pipe.execute() if sent else [])
+    return [[int(s) for s in next(answers)] if user_ids else [] for _, user_ids, _ in batch]

@@ -5,10 +5,19 @@ Routing (``CELERY_TASK_ROUTES`` in settings): everything runs on the ``fanout`` 
 ``fanout_chunk``, which goes to ``fanout_bulk``, served by its own worker with prefetch 1 and
 late acks, so a celebrity's million-follower like never sits in front of ordinary ones.
 
-Every task that writes feeds acknowledges its message only when it is done (``acks_late``),
-and a worker process that dies mid-task hands it back (``reject_on_worker_lost``): re-running
-one adds nothing, so a crash costs a re-run, never a lost fan-out. (Early acks would lose the
-message with the worker; the like's outbox would still catch it, a minute later.)
+Acknowledgement, chosen per task (tests/chaos/ measured both ways):
+
+- ``fanout_like`` acknowledges on receipt. A worker killed mid-task loses it, and the like's
+  outbox (``fanned_out_at IS NULL``) has the sweeper re-queue it within FANOUT_OWED_AFTER_S.
+  Late acks would buy little here and cost a lot: when the broker connection drops while
+  late-ack tasks are running, each finishes by acking on the dead channel, kombu raises an
+  AttributeError there, and the worker exits with "Unrecoverable error" (seen in the Redis
+  outage scenario; kombu#582 and celery#4652 show the same class of crash).
+- ``fanout_chunk`` (long: up to FANOUT_BULK_CHUNK followers), ``fanout_post`` and
+  ``unfanout_like`` (which have no outbox) ack late, and a pool process that dies mid-task
+  hands its message back (``reject_on_worker_lost``); a dead worker's unacked messages return
+  after the broker's visibility timeout. All are safe to run twice. Their worker can hit the
+  crash above in a broker outage, so workers run under a supervisor that restarts them.
 """
 
 from __future__ import annotations
@@ -30,7 +39,7 @@ log = logging.getLogger(__name__)
 LATE_ACK = {"ignore_result": True, "acks_late": True, "reject_on_worker_lost": True}
 
 
-@shared_task(**LATE_ACK)
+@shared_task(ignore_result=True)  # early ack: the outbox re-queues it (see above)
 def fanout_like(like_id: int) -> None:
     plan = fanout.like_fanout_load(like_id=like_id)
     if plan is None:
@@ -85,3 +94,12 @@ def sweep_owed_fanouts() -> int:
     for like_id in owed:
         fanout_like.delay(like_id)
     return len(owed)
+
+
+@shared_task(ignore_result=True)
+def fanout_likes(like_ids: list[int]) -> None:
+    """Several likes' fan-outs in one task: what the like hot path sends, one message per
+    batch of likes (``likes.fanout_queue``), fanned out together; a like by an account
+    with many followers goes the per-like way (split into chunk tasks)."""
+    for like_id in fanout.likes_fanout(like_ids=like_ids):
+        fanout_like(like_id)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from django.db import connection
 from django.db.models import F
 from django.utils import timezone
 
@@ -22,6 +23,18 @@ def like_mark_fanned_out(*, like_id: int) -> bool:
             fanned_out_at=timezone.now()
         )
     )
+
+
+def likes_mark_fanned_out(*, like_ids: list[int]) -> set[int]:
+    """``like_mark_fanned_out`` for many likes in one statement: the ids marked by this
+    call (a concurrent run of the same batch gets the others, so each is reported once)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE likes_like SET fanned_out_at = now() "
+            "WHERE id = ANY(%s) AND fanned_out_at IS NULL RETURNING id",
+            [list(like_ids)],
+        )
+        return {row[0] for row in cursor.fetchall()}
 
 
 def likes_owed(*, older_than: timedelta, limit: int = 1000) -> list[int]:

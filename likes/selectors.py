@@ -32,6 +32,32 @@ def like_facts(*, like_id: int) -> LikeFacts | None:
     return LikeFacts(row[0], row[1], row[2], row[3], row[4] is not None)
 
 
+def likes_facts(*, like_ids: Iterable[int]) -> list[LikeFacts]:
+    """``like_facts`` for many likes in one query (the gone ones are left out)."""
+    rows = Like.objects.filter(pk__in=set(like_ids)).values_list(
+        "pk", "user_id", "post_id", "created_at", "fanned_out_at"
+    )
+    return [LikeFacts(r[0], r[1], r[2], r[3], r[4] is not None) for r in rows]
+
+
+def likes_existing(*, like_ids: Iterable[int]) -> set[int]:
+    return set(Like.objects.filter(pk__in=set(like_ids)).values_list("pk", flat=True))
+
+
+def liked_pairs(*, pairs: Iterable[tuple[int, int]]) -> set[tuple[int, int]]:
+    """Which of these (user, post) pairs are likes (``liked_by_me`` for many followers of
+    many posts at once), in one query."""
+    wanted = set(pairs)
+    if not wanted:
+        return set()
+    users = {u for u, _ in wanted}
+    posts = {p for _, p in wanted}
+    rows = Like.objects.filter(user_id__in=users, post_id__in=posts).values_list(
+        "user_id", "post_id"
+    )
+    return {pair for pair in rows if pair in wanted}
+
+
 def like_exists(*, like_id: int) -> bool:
     return Like.objects.filter(pk=like_id).exists()
 

@@ -15,8 +15,11 @@ from dataclasses import dataclass
 
 from django.db import connection, transaction
 
+from config.asyncdb import async_pool
 from config.exceptions import NotFound
 from feed import tasks as feed_tasks
+
+from .fanout_queue import fanout_queue
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,3 +94,86 @@ def like_delete(*, user_id: int, post_id: int) -> LikeState:
             lambda: feed_tasks.unfanout_like.delay(like_id, user_id, post_id), robust=True
         )
     return LikeState(post_id=post_id, liked=False, like_count=like_count)
+
+
+# --- the same statements for the event loop (likes.asgi), authenticated by an API token ---
+#
+# The token lookup joins the statement (DRF's TokenAuthentication: the key exists and its
+# user is active), so an authenticated like is still one round trip. No row comes back for
+# an unknown token; a NULL count for an unknown post: the caller then hands the request to
+# the full Django view, which answers those errors exactly as always.
+
+_BY_TOKEN = """
+WITH me AS (
+    SELECT t.user_id FROM authtoken_token t JOIN social_user u ON u.id = t.user_id
+    WHERE t.key = %(token)s AND u.is_active
+), {change}
+SELECT (SELECT user_id FROM me), (SELECT id FROM changed),
+       COALESCE((SELECT like_count FROM upd),
+                (SELECT like_count FROM social_post WHERE id = %(post)s FOR KEY SHARE))
+FROM me
+"""
+
+_LIKE_BY_TOKEN_SQL = _BY_TOKEN.format(
+    change="""changed AS (
+    INSERT INTO likes_like (user_id, post_id, created_at)
+    SELECT me.user_id, p.id, now() FROM me, social_post p WHERE p.id = %(post)s
+    ON CONFLICT (user_id, post_id) DO NOTHING
+    RETURNING id
+), upd AS (
+    UPDATE social_post SET like_count = like_count + 1
+    WHERE id = %(post)s AND EXISTS (SELECT 1 FROM changed)
+    RETURNING like_count
+)"""
+)
+
+_UNLIKE_BY_TOKEN_SQL = _BY_TOKEN.format(
+    change="""changed AS (
+    DELETE FROM likes_like WHERE user_id = (SELECT user_id FROM me) AND post_id = %(post)s
+    RETURNING id
+), upd AS (
+    UPDATE social_post SET like_count = like_count - 1
+    WHERE id = %(post)s AND EXISTS (SELECT 1 FROM changed)
+    RETURNING like_count
+)"""
+)
+
+
+_TOKEN_OWNER_SQL = """
+SELECT u.id, u.username FROM authtoken_token t JOIN social_user u ON u.id = t.user_id
+WHERE t.key = %(token)s AND u.is_active
+"""
+
+
+async def token_owner(*, token: str) -> tuple[int, str] | None:
+    """(user id, username) of an API token's active owner; None for an unknown token."""
+    pool = await async_pool()
+    async with pool.connection() as conn:
+        cursor = await conn.execute(_TOKEN_OWNER_SQL, {"token": token})
+        row = await cursor.fetchone()
+    return None if row is None else (row[0], row[1])
+
+
+async def like_set_by_token(*, token: str, post_id: int, liked: bool) -> LikeState | None:
+    """Like (or unlike) a post as the owner of an API token, in the event loop.
+
+    Same statement, same idempotence and the same fan-out as ``like_create`` /
+    ``like_delete``; None when the token or the post is unknown (nothing was changed).
+    The statement commits on its own (autocommit), so the fan-out is queued after commit.
+    """
+    pool = await async_pool()
+    async with pool.connection() as conn:
+        cursor = await conn.execute(
+            _LIKE_BY_TOKEN_SQL if liked else _UNLIKE_BY_TOKEN_SQL,
+            {"token": token, "post": post_id},
+        )
+        row = await cursor.fetchone()
+    if row is None or row[2] is None:
+        return None
+    user_id, like_id, like_count = row
+    if like_id is not None:
+        if liked:
+            fanout_queue().like(like_id)
+        else:
+            fanout_queue().unlike(like_id, user_id, post_id)
+    return LikeState(post_id=post_id, liked=liked, like_count=like_count)

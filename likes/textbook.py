@@ -8,10 +8,17 @@ like (SAVEPOINT, SELECT, INSERT, RELEASE, UPDATE, SELECT, plus BEGIN/COMMIT) whe
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
+from config.api import viewer
 from feed import tasks as feed_tasks
 from social.models import Post
 
@@ -29,3 +36,13 @@ def textbook_like_create(*, user_id: int, post_id: int) -> LikeState:
             transaction.on_commit(lambda: feed_tasks.fanout_like.delay(like.pk))
         like_count = Post.objects.values_list("like_count", flat=True).get(pk=post_id)
     return LikeState(post_id=post_id, liked=True, like_count=like_count)
+
+
+class TextbookLikeApi(APIView):
+    """The textbook like *view*: same authentication, permission and answer as
+    ``likes.apis.LikeApi``, over ``textbook_like_create``. Routed only when
+    ``BENCH_BASELINES`` is on (``config.baselines``), for ``make bench``."""
+
+    @extend_schema(exclude=True)
+    def post(self, request: Request, post_id: int) -> Response:
+        return Response(asdict(textbook_like_create(user_id=viewer(request).pk, post_id=post_id)))

@@ -66,6 +66,30 @@ def follower_count(*, user_id: int) -> int:
     return Follow.objects.filter(followee_id=user_id).count()
 
 
+def follower_counts(*, user_ids: Iterable[int]) -> dict[int, int]:
+    """How many followers each of these users has (absent: none), in one query."""
+    rows = (
+        Follow.objects.filter(followee_id__in=set(user_ids))
+        .values_list("followee_id")
+        .annotate(n=Count("id"))
+    )
+    return dict(rows)
+
+
+def followers_of(*, user_ids: Iterable[int]) -> dict[int, list[int]]:
+    """The followers of each of these users (accounts with few followers: one query for
+    all of them), ascending."""
+    result: dict[int, list[int]] = {uid: [] for uid in set(user_ids)}
+    rows = (
+        Follow.objects.filter(followee_id__in=list(result))
+        .order_by("followee_id", "follower_id")
+        .values_list("followee_id", "follower_id")
+    )
+    for followee, follower in rows:
+        result[followee].append(follower)
+    return result
+
+
 def follower_ids(
     *, user_id: int, chunk_size: int, after: int = 0, upto: int | None = None
 ) -> Iterator[list[int]]:

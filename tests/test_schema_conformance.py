@@ -18,7 +18,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "25"))
+EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "15"))
 # Every check but one: "a schema-valid request is accepted" does not hold by design, since
 # CONTRACT.md answers 400 to well-formed requests the domain refuses (wrong password, a taken
 # name, a weak password, following oneself, a blank post). Each such 400 is in the schema.

@@ -34,7 +34,7 @@ class Scale:
 
 SCALES = {
     # `make test`: a few hundred likes per scenario, well under a minute each.
-    "small": Scale("small", 6, 40, 80, 6, 40, 40, 4, 30, 30, 3, 7, 90),
+    "small": Scale("small", 4, 40, 80, 4, 40, 40, 4, 30, 30, 3, 7, 120),
     # `make chaos`: the figures (10,000 likes through kill -9s; 10 s outages).
     "full": Scale("full", 20, 500, 250, 20, 150, 100, 10, 100, 50, 10, 10, 900),
 }

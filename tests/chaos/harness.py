@@ -110,13 +110,23 @@ class OwnPostgres:
 
 class ChaosStack:
     """Web (uvicorn), a worker per queue and beat, as real processes, each in its own process
-    group so that ``kill9`` takes a worker with its pool children, as a crashed host would."""
+    group so that ``kill9`` takes a worker with its pool children, as a crashed host would.
+
+    Workers run supervised, as a deployment runs them (systemd, a container restart policy):
+    one that exits on its own is started again, and counted in ``restarts``, which the table
+    reports. (Celery workers do exit in a broker outage: see ``feed.tasks``.)"""
+
+    WORKERS = ("worker-fanout", "worker-bulk")
 
     def __init__(self, logdir: Path, env: dict[str, str]) -> None:
         self.logdir, self.port = logdir, free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, **env}
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.restarts: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._supervisor: threading.Thread | None = None
         py = sys.executable
         celery = [py, "-m", "celery", "-A", "config"]
         worker = [*celery, "worker", "-l", "info", "--without-heartbeat", "--without-gossip",
@@ -131,12 +141,28 @@ class ChaosStack:
         }  # fmt: skip
 
     def start(self, *names: str) -> None:
-        for name in names or tuple(self.commands):
-            log = open(self.logdir / f"{name}.log", "ab")  # noqa: SIM115 - kept by the process
-            self.procs[name] = subprocess.Popen(
-                self.commands[name], cwd=ROOT, env=self.env, stdout=log,
-                stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
+        with self._lock:
+            for name in names or tuple(self.commands):
+                self._spawn(name)
+        if self._supervisor is None:
+            self._supervisor = threading.Thread(target=self._supervise, daemon=True)
+            self._supervisor.start()
+
+    def _spawn(self, name: str) -> None:
+        log = open(self.logdir / f"{name}.log", "ab")  # noqa: SIM115 - kept by the process
+        self.procs[name] = subprocess.Popen(
+            self.commands[name], cwd=ROOT, env=self.env, stdout=log,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+
+    def _supervise(self) -> None:
+        while not self._stopping.wait(0.5):
+            with self._lock:
+                for name in self.WORKERS:
+                    proc = self.procs.get(name)
+                    if proc is not None and proc.poll() is not None and not self._stopping.is_set():
+                        self.restarts[name] = self.restarts.get(name, 0) + 1
+                        self._spawn(name)
 
     def wait_healthy(self, workers: int = 2, timeout: float = 90) -> None:
         def healthy() -> bool:
@@ -151,16 +177,22 @@ class ChaosStack:
         wait_until(healthy, timeout=timeout, interval=0.3)
 
     def kill9(self, name: str) -> None:
-        """SIGKILL the process and its children: no shutdown, no acknowledgement, nothing."""
-        proc = self.procs[name]
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
+        """SIGKILL the process and its children (no shutdown, no acknowledgement, nothing),
+        then start it again, as its supervisor would."""
+        with self._lock:
+            proc = self.procs[name]
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+            self._spawn(name)
 
     def log(self, name: str) -> str:
         return (self.logdir / f"{name}.log").read_text(errors="replace")[-4000:]
 
     def stop(self) -> None:
+        self._stopping.set()
+        with self._lock:
+            pass  # the supervisor has seen the flag: it starts nothing more
         for proc in self.procs.values():
             if proc.poll() is None:
                 proc.terminate()
@@ -325,6 +357,7 @@ class Audit:
     count_drift: int = 0  # posts whose like_count differs from their rows: must be 0
     notes: str = ""
     client_errors: list[str] = field(default_factory=list)  # what "other/none" answers were
+    restarts: dict[str, int] = field(default_factory=dict)  # workers that exited on their own
 
     def count_answers(self, answers: Iterable[Answer]) -> None:
         self.client_errors = sorted({a.error for a in answers if a.error})[:3]
@@ -366,6 +399,11 @@ def table(audits: list[Audit]) -> str:
     lines.insert(1, "-+-".join("-" * w for w in widths))
     notes = [f"  {a.scenario}: {a.notes}" for a in audits if a.notes]
     notes += [f"  {a.scenario}: client saw {a.client_errors}" for a in audits if a.client_errors]
+    notes += [
+        f"  {a.scenario}: workers that exited by themselves and were restarted: {a.restarts}"
+        for a in audits
+        if a.restarts
+    ]
     return "\n".join(lines + notes)
 
 

@@ -128,13 +128,13 @@ def test_kill9_of_fanout_workers_loses_and_doubles_nothing(
             stack.kill9("worker-fanout")
             stack.kill9("worker-bulk")
             owed_after_kill.append(Like.objects.filter(fanned_out_at__isnull=True).count())
-            stack.start("worker-fanout", "worker-bulk")
         answers = load.join()
         audit = audit_run(
             Audit("kill -9 workers x2"), answers=answers, rows=orm_rows,
             followers_of=world.followers_of, r=own_redis.client(), drift=orm_drift,
             settle_timeout=scale.settle_s,
         )  # fmt: skip
+        audit.restarts = dict(stack.restarts)
     audit.notes = (
         "both workers (with pool children) SIGKILLed at 30% and 60% of the run; likes owed a "
         f"fan-out right after each kill: {owed_after_kill}"
@@ -165,6 +165,7 @@ def test_redis_stopped_and_restarted_loses_no_accepted_like(
             followers_of=world.followers_of, r=own_redis.client(), drift=orm_drift,
             settle_timeout=scale.settle_s,
         )  # fmt: skip
+        audit.restarts = dict(stack.restarts)
     ok_during = sum(200 <= a.status < 300 for a in during)
     audit.notes = (
         f"{len(during)} likes sent while Redis was down, {ok_during} of them accepted "
@@ -259,6 +260,7 @@ def test_postgres_down_never_answers_2xx_for_a_like_not_stored(
                     r=own_redis.client(), drift=lambda: pg_drift(pg.url),
                     settle_timeout=scale.settle_s,
                 )  # fmt: skip
+                audit.restarts = dict(stack.restarts)
         finally:
             pg.close()
     during = [a for a in answers if down_at <= a.sent_at < up_at]

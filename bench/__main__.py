@@ -1,0 +1,384 @@
+"""``make bench`` (``python -m bench``): the figures of DESIGN.md as ratios in one run.
+
+Starts the stack ``make run`` starts (on its own database ``likefeed_bench`` and Redis key
+prefix ``lfbench``, production settings, the baseline views routed), seeds the bench graph
+once (reused afterwards), then measures, in this order:
+
+1. HTTP, workers stopped (the fan-out queued by each like waits in the broker and is purged
+   after, so the three endpoints share the two cores only with PostgreSQL and Redis): peak
+   throughput of the like endpoint, the textbook like view and a bare JSON view, in rounds;
+   then the like endpoint at 80% of its peak from an open-loop generator (p99).
+2. Redis: ``redis-benchmark -P 32 -t zadd`` and the fan-out's own feed writer.
+3. Workers started: a like by the account with 1,000,000 followers, timed from its 2xx to
+   the moment its fan-out is complete (every follower's feed holds it; then checked).
+4. Live push: 1,000 sockets, likes at 500/s, like → ``feed.item`` latency at the sockets.
+5. Idle authenticated sockets held by one web process, and its memory per socket.
+
+Prints a table and writes ``bench/results.json``. ``--scale 0.01`` shrinks every size (the
+smoke test in ``make test`` runs that way); the defaults are DESIGN.md's figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from config.services import ROOT, embedded_services
+
+RESULTS = ROOT / "bench" / "results.json"
+
+# (key, label, goal as text, test of the goal given all results)
+GOALS: list[tuple[str, str, str, Any]] = [
+    ("like_vs_textbook", "like / textbook like view (req/s)", "≥ 4", lambda r: r >= 4),
+    ("like_vs_bare", "like / bare JSON view (req/s)", "≥ 0.4", lambda r: r >= 0.4),
+    ("like_p99_ms_at_80pct", "like p99 at 80% of peak (ms)", "≤ 50", lambda r: r <= 50),
+    ("fanout_vs_zadd", "fan-out entries/s / redis-benchmark ZADD", "≥ 0.3", lambda r: r >= 0.3),
+    ("celebrity_all_feeds_s", "celebrity like: all feeds written (s)", "≤ 5", lambda r: r <= 5),
+    ("push_p50_ms", "like → feed.item p50 (ms)", "≤ 20", lambda r: r <= 20),
+    ("push_p99_ms", "like → feed.item p99 (ms)", "≤ 100", lambda r: r <= 100),
+    ("sockets_per_process", "idle sockets held by one web process", "≥ 10000",
+     lambda r: r >= 10000),
+]  # fmt: skip
+
+
+def log(line: str) -> None:
+    print(line, flush=True)
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="make bench", description=__doc__.split("\n\n")[0])
+    p.add_argument("--scale", type=float, default=1.0, help="multiply every size (0.01: smoke)")
+    p.add_argument("--rounds", type=int, default=3, help="rounds of the HTTP comparison")
+    p.add_argument("--duration", type=float, default=5.0, help="seconds per HTTP round")
+    p.add_argument("--connections", type=int, default=32, help="HTTP connections")
+    p.add_argument("--out", type=Path, default=RESULTS)
+    p.add_argument("--skip", default="", help="comma-separated phases to skip: "
+                   "http,redis,celebrity,push,sockets")  # fmt: skip
+    return p.parse_args(argv)
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    with embedded_services():
+        return run(args)
+
+
+def run(args: argparse.Namespace) -> int:
+    from loadtest.stack import migrate, running_stack, stack_env
+
+    started = time.monotonic()
+    scale = args.scale
+    skip = set(filter(None, args.skip.split(",")))
+    sizes = {
+        "celebrity_followers": max(20, int(1_000_000 * scale)),
+        "push_sockets": max(10, int(1_000 * scale)),
+        "push_likes_per_s": max(5.0, 500 * scale),
+        "push_seconds": 10.0 if scale >= 0.5 else 2.0,
+        "idle_sockets": max(20, int(10_000 * scale)),
+    }
+    env = stack_env(
+        database=os.environ.get("BENCH_DATABASE", "likefeed_bench"),
+        redis_prefix=os.environ.get("BENCH_REDIS_PREFIX", "lfbench"),
+        extra={
+            "BENCH_BASELINES": "1",
+            "DEBUG": "false",
+            "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-only-" + "x" * 50),
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        },
+    )
+    os.environ.update(env)
+    migrate(env)
+    import django
+
+    django.setup()
+    from loadtest.seed import GraphSpec, seed_graph
+
+    users = max(sizes["idle_sockets"], sizes["push_sockets"] + 200, int(10_000 * min(1, scale)))
+    spec = GraphSpec(
+        users=users,
+        posts=max(200, int(20_000 * scale)),
+        tokens=users,
+        celebrity_followers=sizes["celebrity_followers"],
+    )
+    log(f"bench: graph of {spec.users} users, {spec.posts} posts, celebrity with "
+        f"{spec.celebrity_followers} followers (seeded once, then reused)")  # fmt: skip
+    graph = seed_graph(spec)
+    _forget_likes()
+    results: dict[str, Any] = {"scale": scale}
+    logdir = ROOT / "var" / "bench-logs"
+
+    if "http" not in skip:
+        from bench.http_phase import run_http_phase
+
+        log("bench: HTTP, side by side (fan-out workers stopped)")
+        with running_stack(env, logdir, workers=False) as stack:
+            host, port = stack.host_port
+            http = run_http_phase(
+                host, port, graph, rounds=args.rounds,
+                duration_s=args.duration * min(1.0, scale * 4 + 0.2),
+                connections=args.connections, open_loop_s=max(2.0, 10 * min(1.0, scale)), log=log,
+            )  # fmt: skip
+        _purge_and_settle()
+        results.update(
+            like_rps=http.like_rps,
+            textbook_like_rps=http.textbook_like_rps,
+            bare_json_rps=http.bare_json_rps,
+            like_p99_ms_at_80pct=http.like_p99_ms_at_80pct,
+            like_p50_ms_at_80pct=http.like_p50_ms_at_80pct,
+            http_errors=http.errors,
+        )
+
+    if "redis" not in skip:
+        from bench.redis_phase import fanout_write_rate, redis_benchmark_zadd
+
+        log("bench: Redis, redis-benchmark -P 32 ZADD and the fan-out's feed writer")
+        results["redis_zadd_p32_per_s"] = redis_benchmark_zadd(
+            env["REDIS_URL"], requests=max(10_000, int(1_000_000 * scale))
+        )
+        followers = _followers(graph.celebrity_id)
+        results["fanout_entries_per_s"] = fanout_write_rate(followers)
+        _forget_feeds(followers)
+
+    with running_stack(env, logdir, workers=True) as stack:
+        host, port = stack.host_port
+        if "celebrity" not in skip and graph.celebrity_id and graph.celebrity_token:
+            log(f"bench: a like by the account with {spec.celebrity_followers} followers")
+            results.update(_celebrity(stack.url, graph))
+        if "push" not in skip:
+            results.update(_push(host, port, graph, sizes))
+        if "sockets" not in skip:
+            from bench.push_phase import run_socket_phase
+
+            log(f"bench: {sizes['idle_sockets']} idle sockets to one web process")
+            figures = run_socket_phase(
+                host, port, tokens=graph.tokens[: sizes["idle_sockets"]],
+                web_pid=_web_worker_pid(stack.web_pids[0]), log=log,
+            )  # fmt: skip
+            results.update(
+                sockets_per_process=figures.sockets, bytes_per_socket=figures.bytes_per_socket
+            )
+    results["bench_seconds"] = round(time.monotonic() - started, 1)
+    _derive(results)
+    args.out.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    print_table(results)
+    log(f"bench: wrote {args.out} in {results['bench_seconds']:.0f} s")
+    return 0
+
+
+def _derive(r: dict[str, Any]) -> None:
+    if r.get("textbook_like_rps"):
+        r["like_vs_textbook"] = r["like_rps"] / r["textbook_like_rps"]
+    if r.get("bare_json_rps"):
+        r["like_vs_bare"] = r["like_rps"] / r["bare_json_rps"]
+    if r.get("redis_zadd_p32_per_s"):
+        r["fanout_vs_zadd"] = r["fanout_entries_per_s"] / r["redis_zadd_p32_per_s"]
+
+
+def print_table(r: dict[str, Any]) -> None:
+    rows = [
+        ("like endpoint (req/s)", r.get("like_rps")),
+        ("textbook like view (req/s)", r.get("textbook_like_rps")),
+        ("bare JSON view (req/s)", r.get("bare_json_rps")),
+        ("fan-out feed entries/s", r.get("fanout_entries_per_s")),
+        ("redis-benchmark -P 32 ZADD/s", r.get("redis_zadd_p32_per_s")),
+        ("push: likes/s, sockets", _pair(r.get("push_likes_per_s"), r.get("push_sockets"))),
+        ("push: items delivered / expected", _pair(r.get("push_received"), r.get("push_expected"))),
+        ("memory per idle socket (bytes)", r.get("bytes_per_socket")),
+    ]
+    print("\n| measured | value |\n|---|---|")
+    for label, value in rows:
+        print(f"| {label} | {_fmt(value)} |")
+    print("\n| figure | measured | goal | reached |\n|---|---|---|---|")
+    for key, label, goal, test in GOALS:
+        value = r.get(key)
+        reached = "—" if value is None else ("yes" if test(value) else "**no**")
+        print(f"| {label} | {_fmt(value)} | {goal} | {reached} |")
+    print()
+
+
+def _pair(a: Any, b: Any) -> str | None:
+    return None if a is None else f"{_fmt(a)} / {_fmt(b)}"
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, float) and value < 100:
+        return f"{value:.2f}"
+    return f"{value:,.0f}"
+
+
+def _forget_likes() -> None:
+    """Start from no likes at all (this database is the bench's own), so every like the
+    bench sends is a new one, as in the first run."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE likes_like")
+        cursor.execute("UPDATE social_post SET like_count = 0 WHERE like_count <> 0")
+
+
+def _purge_and_settle() -> None:
+    """Drop the fan-outs the HTTP phase queued (its workers were stopped on purpose) and
+    mark those likes done, so the next phases' workers start on an empty queue."""
+    from django.db import connection
+
+    from config.celery import app
+
+    app.control.purge()
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE likes_like SET fanned_out_at = now() WHERE fanned_out_at IS NULL")
+
+
+def _followers(user_id: int | None) -> list[int]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT follower_id FROM social_follow WHERE followee_id = %s ORDER BY follower_id",
+            [user_id],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _forget_feeds(user_ids: list[int]) -> None:
+    """Delete these users' feeds, seqs and event logs (this bench's prefix only)."""
+    from config.redis import get_redis
+    from feed import store
+
+    r = get_redis()
+    for i in range(0, len(user_ids), 10_000):
+        keys: list[str] = []
+        for uid in user_ids[i : i + 10_000]:
+            keys += (store.feed_key(uid), store.seq_key(uid), store.events_key(uid))
+        r.unlink(*keys)
+
+
+def _celebrity(url: str, graph: Any) -> dict[str, Any]:
+    import httpx
+    from django.db import connection
+
+    from config.redis import get_redis
+    from feed import store
+
+    followers = _followers(graph.celebrity_id)
+    post_id = graph.post_ids[int(time.time()) % len(graph.post_ids)]
+    headers = {"Authorization": f"Token {graph.celebrity_token}"}
+    httpx.delete(f"{url}/api/posts/{post_id}/like/", headers=headers, timeout=30)
+    time.sleep(1.0)
+    _forget_feeds(followers)
+    answer = httpx.post(f"{url}/api/posts/{post_id}/like/", headers=headers, timeout=30)
+    liked_at = time.monotonic()
+    answer.raise_for_status()
+    like_id = None
+    done_s = None
+    deadline = liked_at + 120
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT id, fanned_out_at IS NOT NULL FROM likes_like WHERE user_id = %s AND "
+                "post_id = %s", [graph.celebrity_id, post_id],
+            )  # fmt: skip
+            row = cursor.fetchone()
+            if row and row[1]:
+                like_id, done_s = row[0], time.monotonic() - liked_at
+                break
+            time.sleep(0.02)
+    if done_s is None or like_id is None:
+        log("  the celebrity's fan-out did not complete within 120 s")
+        return {"celebrity_followers": len(followers)}
+    item = store.like_item_id(actor_id=graph.celebrity_id, like_id=like_id, post_id=post_id)
+    pipe = get_redis().pipeline(transaction=False)
+    holding = 0
+    for i, uid in enumerate(followers):
+        pipe.zscore(store.feed_key(uid), item)
+        if i % 10_000 == 9_999 or i == len(followers) - 1:
+            holding += sum(1 for s in pipe.execute() if s is not None)
+    log(f"  complete {done_s:.2f} s after the 2xx; {holding}/{len(followers)} feeds hold it")
+    _forget_feeds(followers)
+    return {
+        "celebrity_followers": len(followers),
+        "celebrity_all_feeds_s": done_s,
+        "celebrity_feeds_holding": holding,
+    }
+
+
+def _push(host: str, port: int, graph: Any, sizes: dict[str, Any]) -> dict[str, Any]:
+    from django.db import connection
+
+    from bench.push_phase import run_push_phase
+
+    n_sockets = sizes["push_sockets"]
+    per_liker = min(50, n_sockets)
+    n_likers = 100 if n_sockets >= 100 else 5
+    socket_ids, socket_tokens = graph.user_ids[:n_sockets], graph.tokens[:n_sockets]
+    likers = list(range(n_sockets, n_sockets + n_likers))
+    liker_ids = [graph.user_ids[i] for i in likers]
+    # Each liker is followed by `per_liker` of the socket holders (added once, kept).
+    with connection.cursor() as cursor:
+        rows = [
+            (socket_ids[(j * 7 + i * 13) % n_sockets], liker_ids[j])
+            for j in range(n_likers) for i in range(per_liker)
+        ]  # fmt: skip
+        cursor.executemany(
+            "INSERT INTO social_follow (follower_id, followee_id, created_at) "
+            "VALUES (%s, %s, now()) ON CONFLICT DO NOTHING",
+            rows,
+        )
+        cursor.execute(
+            "SELECT followee_id, count(*) FROM social_follow WHERE followee_id = ANY(%s) "
+            "AND follower_id = ANY(%s) GROUP BY followee_id",
+            [liker_ids, socket_ids],
+        )
+        counts = dict(cursor.fetchall())
+    followers_per_liker = {k: counts.get(liker_ids[k], 0) for k in range(n_likers)}
+    log(f"bench: live push, {n_sockets} sockets, {sizes['push_likes_per_s']:.0f} likes/s, "
+        f"{per_liker} follower sockets per like")  # fmt: skip
+    figures = run_push_phase(
+        host, port, socket_tokens=socket_tokens,
+        liker_tokens=[graph.tokens[i] for i in likers], followers_per_liker=followers_per_liker,
+        post_ids=_fresh_posts(graph, liker_ids), rate=sizes["push_likes_per_s"],
+        duration_s=sizes["push_seconds"], log=log,
+    )  # fmt: skip
+    log(f"  {figures.received}/{figures.expected} items, p50 {figures.percentile(50):.1f} ms, "
+        f"p99 {figures.percentile(99):.1f} ms")  # fmt: skip
+    return {
+        "push_p50_ms": figures.percentile(50),
+        "push_p99_ms": figures.percentile(99),
+        "push_likes_per_s": figures.likes_per_s,
+        "push_sockets": figures.sockets,
+        "push_expected": figures.expected,
+        "push_received": figures.received,
+    }
+
+
+def _fresh_posts(graph: Any, liker_ids: list[int]) -> list[int]:
+    """Posts none of the likers likes yet (so every like of the push phase is new)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id FROM social_post p WHERE id = ANY(%s) AND NOT EXISTS "
+            "(SELECT 1 FROM likes_like l WHERE l.post_id = p.id AND l.user_id = ANY(%s))",
+            [graph.post_ids, liker_ids],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _web_worker_pid(pid: int) -> int:
+    """The process serving sockets: the web server itself, or its only worker child."""
+    import psutil
+
+    children = [c for c in psutil.Process(pid).children() if "python" in c.name()]
+    return children[0].pid if len(children) == 1 else pid
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,114 @@
+"""The HTTP figures: peak throughput of the like endpoint, the textbook like view and a
+bare JSON view, side by side on one server; then the like endpoint's p99 at 80% of its peak.
+
+Every like request uses a fresh (user, post) pair, so each one stores a row, moves a counter
+and queues a fan-out, on both like endpoints alike (a repeated pair would measure the cheap
+idempotent path). The endpoints take turns in rounds (bare, textbook, like, bare, ...) so a
+neighbour's load on this shared machine hits all three alike; each figure is the median of
+its rounds.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import uvloop
+
+from loadtest.seed import Graph
+
+from .httpload import LoadResult, MakeRequest, closed_loop, http_request, open_loop
+
+
+@dataclass
+class HttpFigures:
+    like_rps: float
+    textbook_like_rps: float
+    bare_json_rps: float
+    like_p99_ms_at_80pct: float
+    like_p50_ms_at_80pct: float
+    open_loop_rate: float
+    open_loop_achieved: float
+    errors: int
+
+
+class Pairs:
+    """Fresh (token, post) pairs for likes, never reused within a run: request k is user
+    ``k % n`` liking post ``(k // n + k) % posts``. Consecutive requests hit different users
+    and different posts: a benchmark of the endpoint, not of one post row's lock (every
+    like of one post updates its counter row, so likes of one post queue on that lock
+    whatever the endpoint; ``make loadtest`` has the hot posts, with Zipf popularity).
+    """
+
+    def __init__(self, graph: Graph, host: str) -> None:
+        self.graph, self.host = graph, host
+        self.next = 0
+
+    def requests(self, path: str) -> MakeRequest:
+        tokens, posts, host = self.graph.tokens, self.graph.post_ids, self.host
+        n = len(tokens)
+
+        def make(k: int) -> bytes:
+            token, post = tokens[k % n], posts[(k // n + k) % len(posts)]
+            return http_request(
+                "POST", path.format(post=post), host=host,
+                headers={"Authorization": f"Token {token}"},
+            )  # fmt: skip
+
+        return make
+
+
+def run_http_phase(
+    host: str, port: int, graph: Graph, *, rounds: int, duration_s: float, connections: int,
+    open_loop_s: float, log: Callable[[str], None],
+) -> HttpFigures:  # fmt: skip
+    pairs = Pairs(graph, f"{host}:{port}")
+    bare = http_request("GET", "/api/bench/bare/", host=f"{host}:{port}")
+    endpoints: dict[str, MakeRequest] = {
+        "bare": lambda _k: bare,
+        "textbook": pairs.requests("/api/bench/textbook/posts/{post}/like/"),
+        "like": pairs.requests("/api/posts/{post}/like/"),
+    }
+    runs: dict[str, list[LoadResult]] = {name: [] for name in endpoints}
+    used = 0
+
+    async def go() -> LoadResult:
+        nonlocal used
+        # A short warm-up (connections, pools, caches) that is not counted.
+        for make in endpoints.values():
+            warm = await closed_loop(host, port, make, connections=connections, duration_s=0.5,
+                                     first=used)  # fmt: skip
+            used += warm.sent
+        for r in range(rounds):
+            for name, make in endpoints.items():
+                result = await closed_loop(
+                    host, port, make, connections=connections, duration_s=duration_s, first=used
+                )
+                used += result.sent
+                runs[name].append(result)
+                log(f"  round {r + 1}/{rounds} {name:>8}: {result.rps:8.0f} req/s "
+                    f"(p50 {result.percentile(50):.1f} ms, errors {result.errors})")  # fmt: skip
+        peak = statistics.median(r.rps for r in runs["like"])
+        rate = 0.8 * peak
+        result = await open_loop(
+            host, port, endpoints["like"], rate=rate, duration_s=open_loop_s, first=used
+        )
+        used += result.sent
+        log(f"  open loop at {rate:.0f} likes/s: p50 {result.percentile(50):.1f} ms, "
+            f"p99 {result.percentile(99):.1f} ms, {result.rps:.0f} ok/s")  # fmt: skip
+        return result
+
+    opened = uvloop.run(go())
+    median = {name: statistics.median(r.rps for r in results) for name, results in runs.items()}
+    errors = sum(r.errors for results in runs.values() for r in results) + opened.errors
+    return HttpFigures(
+        like_rps=median["like"],
+        textbook_like_rps=median["textbook"],
+        bare_json_rps=median["bare"],
+        like_p99_ms_at_80pct=opened.percentile(99),
+        like_p50_ms_at_80pct=opened.percentile(50),
+        open_loop_rate=0.8 * median["like"],
+        open_loop_achieved=opened.rps,
+        errors=errors,
+    )

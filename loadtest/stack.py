@@ -1,0 +1,106 @@
+"""Start (and stop) a Likefeed stack for a load test or a benchmark: the same processes
+``make run`` starts (``config.run.processes``), on a database of its own.
+
+A load test writes a lot: it gets its own database (``likefeed_loadtest`` by default) on
+the PostgreSQL of ``DATABASE_URL`` (embedded when unset), created and migrated here, and
+its own Redis key prefix, so the demo database of ``make run`` is never touched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+
+from config.run import processes, stop, wait_healthy
+from config.services import ROOT
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def database_url(name: str, base: str | None = None) -> str:
+    """The URL of database ``name`` on the server of ``base`` (DATABASE_URL), created if
+    missing (CREATE DATABASE cannot run in a transaction: autocommit)."""
+    base = base or os.environ["DATABASE_URL"]
+    parts = urlsplit(base)
+    url = urlunsplit(parts._replace(path=f"/{name}"))
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    return url
+
+
+@dataclass
+class Stack:
+    url: str
+    env: dict[str, str]
+    children: dict[str, subprocess.Popen[bytes]]
+    logdir: Path
+
+    @property
+    def host_port(self) -> tuple[str, int]:
+        parts = urlsplit(self.url)
+        return parts.hostname or "127.0.0.1", parts.port or 80
+
+    @property
+    def web_pids(self) -> list[int]:
+        return [c.pid for name, c in self.children.items() if name.startswith("web")]
+
+
+def stack_env(
+    *, database: str, redis_prefix: str, extra: dict[str, str] | None = None
+) -> dict[str, str]:
+    """The environment of a stack's processes (and of this process's Django, once set)."""
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url(database),
+        "REDIS_PREFIX": redis_prefix,
+        "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING"),
+        **(extra or {}),
+    }
+
+
+def migrate(env: dict[str, str]) -> None:
+    subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "migrate", "--noinput", "-v", "0"],
+        env=env, check=True, cwd=ROOT,
+    )  # fmt: skip
+
+
+@contextlib.contextmanager
+def running_stack(
+    env: dict[str, str], logdir: Path, *, workers: bool = True, port: int | None = None
+) -> Iterator[Stack]:
+    """The web server and (unless ``workers`` is False) the Celery workers, healthy."""
+    port = port or free_port()
+    logdir.mkdir(parents=True, exist_ok=True)
+    commands = processes("127.0.0.1", str(port))
+    if not workers:
+        commands = {k: v for k, v in commands.items() if not k.startswith("worker")}
+    children: dict[str, subprocess.Popen[bytes]] = {}
+    try:
+        for name, cmd in commands.items():
+            log = open(logdir / f"{name}.log", "wb")  # noqa: SIM115 - lives with the process
+            children[name] = subprocess.Popen(
+                cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+            )
+        url = f"http://127.0.0.1:{port}"
+        expected = sum(name.startswith("worker") for name in children)
+        wait_healthy(f"{url}/api/health/", children, expected, timeout=90)
+        yield Stack(url, env, children, logdir)
+    finally:
+        stop(children)

@@ -1,0 +1,79 @@
+"""``make loadtest`` and ``make bench`` at toy sizes, so they cannot rot. No timing is
+asserted: only that they run end to end, write what they promise, and that the load
+test's correctness check passes.
+
+Each runs as a real command, as a person would run it, with its own database on the
+suite's PostgreSQL and its own embedded Redis (REDIS_URL unset for it): its Celery workers
+must never share queues with the suite's live stack.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.environment import TEST_ENV
+
+
+@pytest.fixture
+def isolated_env(tmp_path: Path) -> Iterator[Callable[..., dict[str, str]]]:
+    """The environment of a command run as a person would: the suite's PostgreSQL, an
+    embedded Redis of its own (REDIS_URL unset), none of the suite's own settings."""
+    var = ROOT / "var" / f"smoke-{os.getpid()}-{tmp_path.name}"  # embedded Redis' data
+
+    def make(**extra: str) -> dict[str, str]:
+        dropped = {"REDIS_URL", "CELERY_BROKER_URL", *TEST_ENV}
+        env = {k: v for k, v in os.environ.items() if k not in dropped}
+        return {**env, "LIKEFEED_VAR": str(var), "LOG_LEVEL": "WARNING", **extra}
+
+    yield make
+    shutil.rmtree(var, ignore_errors=True)
+
+
+@pytest.mark.timeout(400)
+def test_make_bench_at_toy_size_writes_every_figure(tmp_path, isolated_env):
+    out = tmp_path / "results.json"
+    run = subprocess.run(
+        [sys.executable, "-m", "bench", "--scale", "0.01", "--rounds", "1", "--duration", "1",
+         "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=380,
+        env=isolated_env(BENCH_DATABASE="test_likefeed_bench_smoke"),
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    results = json.loads(out.read_text())
+    for key in (
+        "like_rps", "textbook_like_rps", "bare_json_rps", "like_p99_ms_at_80pct",
+        "fanout_entries_per_s", "redis_zadd_p32_per_s", "celebrity_followers",
+        "celebrity_all_feeds_s", "push_p50_ms", "push_p99_ms", "push_likes_per_s",
+        "push_sockets", "sockets_per_process", "bytes_per_socket",
+    ):  # fmt: skip
+        assert isinstance(results[key], int | float), key
+    assert results["http_errors"] == 0
+    assert results["celebrity_feeds_holding"] == results["celebrity_followers"]
+    assert results["push_received"] == results["push_expected"] > 0
+    assert "| like / textbook like view (req/s) |" in run.stdout
+
+
+@pytest.mark.timeout(400)
+def test_make_loadtest_at_toy_size_reports_and_passes_its_check(tmp_path, isolated_env):
+    out = tmp_path / "report"
+    run = subprocess.run(
+        [sys.executable, "-m", "loadtest", "--users", "300", "--posts", "300", "--follows", "8",
+         "--likers", "3", "--sockets", "5", "--rate", "15", "--duration", "6",
+         "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=380,
+        env=isolated_env(LOADTEST_DATABASE="test_likefeed_loadtest_smoke"),
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    for name in ("report.html", "locust_stats.csv", "throughput.png", "latency.png", "check.txt"):
+        assert (out / name).exists(), name
+    check = (out / "check.txt").read_text()
+    assert "FAILED" not in check and check.count(": ok") == 4, check
