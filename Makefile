@@ -26,7 +26,7 @@ test: $(STAMP)
 chaos: $(STAMP)
 	CHAOS_SCALE=full $(PY) -m config.services $(PY) -m pytest tests/chaos -p no:cacheprovider $(PYTEST_ARGS)
 
-# The Celery lessons, measured on real workers and brokers: docs/lessons/ (QUICK=1: seconds).
+# The Celery lessons, measured on real workers and brokers: docs/lessons/ (QUICK=1: about a minute).
 .PHONY: lessons
 lessons: $(STAMP)
 	$(PY) -m config.services $(PY) -m lessons $(if $(QUICK),--quick) $(LESSONS_ARGS)
