@@ -74,15 +74,19 @@ def _event(*, item_id: str, kind: str, actor: User, post: Post, created_at: date
     )
 
 
-def deliver(event: Event, followers: Iterable[list[int]]) -> list[int]:
+def deliver(
+    event: Event, followers: Iterable[list[int]], *, live_for_all: bool = True
+) -> list[int]:
     """Write the event into each chunk of followers' feeds, and log and push it live to
-    the ones online; returns who got it."""
+    each of them (``live_for_all``) or to the ones online; returns who got it."""
     reached: list[int] = []
     for chunk in followers:
-        added, online = store.feeds_add(item_id=event.item_id, score=event.score, followers=chunk)
+        added, online = store.feeds_add(
+            item_id=event.item_id, score=event.score, followers=chunk, live_for_all=live_for_all
+        )
         counters.count(counters.FANOUT_ENTRIES, added)
         if online:
-            # liked_by_me differs per follower: asked only for the few who get the message.
+            # liked_by_me differs per follower: asked only for those who get the message.
             liked_by = likes_selectors.likers_among(post_id=event.post_id, user_ids=online)
             seqs = store.events_log(message=event.message, user_ids=online, liked_by=liked_by)
             head, unliked, liked = event.message
@@ -162,7 +166,12 @@ def like_fanout_range(plan: LikeFanout, *, after: int, upto: int | None) -> None
     pages = social_selectors.follower_ids(
         user_id=plan.liker_id, chunk_size=FOLLOWER_PAGE, after=after, upto=upto
     )
-    reached = deliver(plan.event, _slices(pages, settings.FANOUT_CHUNK_SIZE))
+    # A celebrity's like is logged as a live event only for the followers online: a million
+    # replay-log entries would be written for sockets that mostly do not exist.
+    live_for_all = plan.followers <= settings.FANOUT_LIVE_ALL_MAX
+    reached = deliver(
+        plan.event, _slices(pages, settings.FANOUT_CHUNK_SIZE), live_for_all=live_for_all
+    )
     # Unliked while we wrote? The unlike's own task may already have run: clean up here.
     if reached and not likes_selectors.like_exists(like_id=plan.like_id):
         store.feed_remove(item_ids=[plan.event.item_id], user_ids=reached)

@@ -10,7 +10,7 @@ Per user ``u`` (``P`` is ``settings.REDIS_PREFIX``):
   JSON message as sent on the socket. Bounded in length and age; ``resume`` reads it.
 - ``P:online``   sorted set of the users online: member = user id, score = until when (epoch
   seconds), renewed while a socket of theirs is open, so it lapses ``PRESENCE_TTL_S``
-  after the last one closed. Live events are logged and published only for these users.
+  after the last one closed. A very big fan-out logs live events only for these users.
 
 Item ids carry what removing them needs: ``post:<author>:<post>`` and
 ``like:<actor>:<like>:<post>``, so unfollow can drop an actor's items without a lookup and
@@ -25,9 +25,10 @@ writes of a chunk already do (a Redis Cluster would group followers by hash slot
 
 A live event costs far more than a feed entry (a seq, a log entry holding the whole
 message, a publish) and only matters to someone with a socket open: a like by an account
-with a million followers writes a million feed entries but logs and publishes events only
-for the followers who are online (``P:online``). A user who comes back after the
-presence TTL finds their feed complete; ``resume`` replays what the log kept.
+with more than ``FANOUT_LIVE_ALL_MAX`` followers (a million, say) writes every feed but
+logs and publishes events only for the followers who are online (``P:online``); a follower
+who comes back later finds the item in their feed, not in their replay log. Everyone
+else's events are logged for every follower, online or not, for ``resume``.
 """
 
 from __future__ import annotations
@@ -93,10 +94,11 @@ def score_of(moment: datetime) -> float:
     return moment.timestamp() * 1000.0
 
 
-# ARGV: key prefix, item id, score, max items, now (epoch s), follower ids (comma-separated).
-# Adds the item to each follower's feed (NX: a re-run adds nothing) and trims the feed only
-# when it grew past its bound. Returns how many feeds took the item, and the ids of those
-# followers who are online (one ZMSCORE for the chunk): the ones that get a live event.
+# ARGV: key prefix, item id, score, max items, now (epoch s), follower ids (comma-separated),
+# "1" when every follower gets a live event (else only the online ones). Adds the item to
+# each follower's feed (NX: a re-run adds nothing) and trims the feed only when it grew past
+# its bound. Returns how many feeds took the item, and the ids of the followers who get a
+# live event: all of those, or those online (one ZMSCORE for the chunk).
 _FEEDS_ADD_LUA = """
 local prefix, member, score = ARGV[1], ARGV[2], ARGV[3]
 local max_items, now = tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -111,7 +113,9 @@ for id in string.gmatch(ARGV[6], '%d+') do
     end
 end
 local online = {}
-if #added > 0 then
+if ARGV[7] == '1' then
+    for i = 1, #added do online[i] = tonumber(added[i]) end
+elseif #added > 0 then
     local until_ = redis.call('ZMSCORE', prefix .. 'online', unpack(added))
     for i = 1, #added do
         if until_[i] and tonumber(until_[i]) > now then
@@ -187,10 +191,13 @@ def feed_item_message_parts(item: dict[str, Any]) -> tuple[str, str, str]:
     return head, tails[0], tails[1]
 
 
-def feeds_add(*, item_id: str, score: float, followers: Sequence[int]) -> tuple[int, list[int]]:
+def feeds_add(
+    *, item_id: str, score: float, followers: Sequence[int], live_for_all: bool = True
+) -> tuple[int, list[int]]:
     """Add one item to each follower's feed; returns how many feeds took it (it was not
-    there yet) and which of those followers are online, in the order given."""
-    return feeds_add_many([(item_id, score, followers)])[0]
+    there yet) and which of those followers get a live event: all of them, or with
+    ``live_for_all`` False only those online. In the order given."""
+    return feeds_add_many([(item_id, score, followers)], live_for_all=live_for_all)[0]
 
 
 def events_log(
@@ -208,9 +215,10 @@ def fanout_write(
     followers: Sequence[int],
     liked_by: set[int],
 ) -> list[int]:
-    """``feeds_add`` then ``events_log`` for the online ones: each follower's new seq, 0
-    where nothing was logged (the feed already had the item, or the follower is offline)."""
-    _, online = feeds_add(item_id=item_id, score=score, followers=followers)
+    """``feeds_add`` then ``events_log`` as a celebrity's fan-out does it (live events for
+    the online followers only): each follower's new seq, 0 where nothing was logged (the
+    feed already had the item, or the follower is offline)."""
+    _, online = feeds_add(item_id=item_id, score=score, followers=followers, live_for_all=False)
     seqs = dict(
         zip(online, events_log(message=message, user_ids=online, liked_by=liked_by), strict=True)
     )
@@ -336,7 +344,7 @@ def chunk_done(*, job: str, index: int, total: int) -> bool:
 
 
 def feeds_add_many(
-    batch: Sequence[tuple[str, float, Sequence[int]]],
+    batch: Sequence[tuple[str, float, Sequence[int]]], *, live_for_all: bool = True
 ) -> list[tuple[int, list[int]]]:
     """``feeds_add`` for several (item id, score, followers) in one pipelined round trip."""
     script = _script(_FEEDS_ADD_LUA)
@@ -345,7 +353,8 @@ def feeds_add_many(
     for item_id, score, followers in batch:
         if followers:
             ids = ",".join(map(str, followers))
-            argv = [prefix, item_id, repr(score), settings.FEED_MAX_ITEMS, now, ids]
+            argv = [prefix, item_id, repr(score), settings.FEED_MAX_ITEMS, now, ids,
+                    "1" if live_for_all else "0"]  # fmt: skip
             script(keys=[], args=argv, client=pipe)
     answers = iter(pipe.execute() if len(pipe) else [])
     result: list[tuple[int, list[int]]] = []
