@@ -94,11 +94,11 @@ def score_of(moment: datetime) -> float:
     return moment.timestamp() * 1000.0
 
 
-# ARGV: key prefix, item id, score, max items, now (epoch s), follower ids (comma-separated),
-# "1" when every follower gets a live event (else only the online ones). Adds the item to
-# each follower's feed (NX: a re-run adds nothing) and trims the feed only when it grew past
-# its bound. Returns how many feeds took the item, and the ids of the followers who get a
-# live event: all of those, or those online (one ZMSCORE for the chunk).
+# The writer of a very big fan-out (a celebrity's like).
+# ARGV: key prefix, item id, score, max items, now (epoch s), follower ids (comma-separated).
+# Adds the item to each follower's feed (NX: a re-run adds nothing) and trims the feed only
+# when it grew past its bound. Returns how many feeds took the item, and which of those
+# followers are online (one ZMSCORE for the chunk): the ones that get a live event.
 _FEEDS_ADD_LUA = """
 local prefix, member, score = ARGV[1], ARGV[2], ARGV[3]
 local max_items, now = tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -113,9 +113,7 @@ for id in string.gmatch(ARGV[6], '%d+') do
     end
 end
 local online = {}
-if ARGV[7] == '1' then
-    for i = 1, #added do online[i] = tonumber(added[i]) end
-elseif #added > 0 then
+if #added > 0 then
     local until_ = redis.call('ZMSCORE', prefix .. 'online', unpack(added))
     for i = 1, #added do
         if until_[i] and tonumber(until_[i]) > now then
@@ -126,6 +124,36 @@ end
 return {#added, online}
 """
 
+# The writer of every other fan-out: feed entry and live event together, in one script, so
+# a worker killed mid-fan-out leaves no entry without its event (a re-run adds neither).
+# KEYS: per follower (feed, seq, events). ARGV: item id, score, max items, log length, log
+# ttl, message head (JSON up to the seq), the two message tails (item with liked_by_me
+# false / true), then per follower "0" or "1" choosing the tail. Returns per follower the
+# new seq, or 0 where the feed already held the item (a re-run).
+_FANOUT_LUA = """
+local member, score = ARGV[1], ARGV[2]
+local max_items, log_len, log_ttl = tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
+local head, tails = ARGV[6], {ARGV[7], ARGV[8]}
+local seqs = {}
+for i = 1, #KEYS / 3 do
+    local feed, seqk, events = KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i]
+    if redis.call('ZADD', feed, 'NX', score, member) == 1 then
+        if redis.call('ZCARD', feed) > max_items then
+            redis.call('ZREMRANGEBYRANK', feed, 0, -(max_items + 1))
+        end
+        local seq = redis.call('INCR', seqk)
+        redis.call('XADD', events, 'MAXLEN', '~', log_len, seq .. '-0',
+                   'm', head .. seq .. tails[tonumber(ARGV[8 + i]) + 1])
+        redis.call('EXPIRE', events, log_ttl)
+        seqs[i] = seq
+    else
+        seqs[i] = 0
+    end
+end
+return seqs
+"""
+
+# Live events for the online followers of a very big fan-out, after ``_FEEDS_ADD_LUA``.
 # KEYS: per user (seq, events). ARGV: log length, log ttl, message head (JSON up to the
 # seq), the two message tails (item with liked_by_me false / true), then per user "0" or
 # "1" choosing the tail. Returns each user's new seq.
@@ -191,13 +219,10 @@ def feed_item_message_parts(item: dict[str, Any]) -> tuple[str, str, str]:
     return head, tails[0], tails[1]
 
 
-def feeds_add(
-    *, item_id: str, score: float, followers: Sequence[int], live_for_all: bool = True
-) -> tuple[int, list[int]]:
-    """Add one item to each follower's feed; returns how many feeds took it (it was not
-    there yet) and which of those followers get a live event: all of them, or with
-    ``live_for_all`` False only those online. In the order given."""
-    return feeds_add_many([(item_id, score, followers)], live_for_all=live_for_all)[0]
+def feeds_add(*, item_id: str, score: float, followers: Sequence[int]) -> tuple[int, list[int]]:
+    """Add one item to each follower's feed (a very big fan-out); returns how many feeds
+    took it (it was not there yet) and which of those followers are online, in order."""
+    return feeds_add_many([(item_id, score, followers)])[0]
 
 
 def events_log(
@@ -215,14 +240,31 @@ def fanout_write(
     followers: Sequence[int],
     liked_by: set[int],
 ) -> list[int]:
-    """``feeds_add`` then ``events_log`` as a celebrity's fan-out does it (live events for
-    the online followers only): each follower's new seq, 0 where nothing was logged (the
-    feed already had the item, or the follower is offline)."""
-    _, online = feeds_add(item_id=item_id, score=score, followers=followers, live_for_all=False)
-    seqs = dict(
-        zip(online, events_log(message=message, user_ids=online, liked_by=liked_by), strict=True)
-    )
-    return [seqs.get(uid, 0) for uid in followers]
+    """Add one item to each follower's feed and log its live event, atomically per chunk;
+    returns each follower's new seq (0: the feed already had it, nothing logged)."""
+    return fanout_write_many([(item_id, score, message, followers, liked_by)])[0]
+
+
+def fanout_write_many(
+    batch: Sequence[tuple[str, float, tuple[str, str, str], Sequence[int], set[int]]],
+) -> list[list[int]]:
+    """``fanout_write`` for several items in one pipelined round trip."""
+    script = _script(_FANOUT_LUA)
+    pipe = get_redis().pipeline(transaction=False)
+    for item_id, score, (head, tail_unliked, tail_liked), followers, liked_by in batch:
+        if not followers:
+            continue
+        keys: list[str] = []
+        for uid in followers:
+            keys += (feed_key(uid), seq_key(uid), events_key(uid))
+        argv: list[Any] = [
+            item_id, repr(score), settings.FEED_MAX_ITEMS, settings.FEED_EVENT_LOG_LENGTH,
+            settings.FEED_EVENT_LOG_TTL_S, head, tail_unliked, tail_liked,
+        ]  # fmt: skip
+        argv += ["1" if uid in liked_by else "0" for uid in followers]
+        script(keys=keys, args=argv, client=pipe)
+    answers = iter(pipe.execute() if len(pipe) else [])
+    return [[int(s) for s in next(answers)] if followers else [] for _, _, _, followers, _ in batch]
 
 
 def feed_add_quietly(*, user_id: int, items: Iterable[tuple[str, float]]) -> None:
@@ -344,7 +386,7 @@ def chunk_done(*, job: str, index: int, total: int) -> bool:
 
 
 def feeds_add_many(
-    batch: Sequence[tuple[str, float, Sequence[int]]], *, live_for_all: bool = True
+    batch: Sequence[tuple[str, float, Sequence[int]]],
 ) -> list[tuple[int, list[int]]]:
     """``feeds_add`` for several (item id, score, followers) in one pipelined round trip."""
     script = _script(_FEEDS_ADD_LUA)
@@ -353,8 +395,7 @@ def feeds_add_many(
     for item_id, score, followers in batch:
         if followers:
             ids = ",".join(map(str, followers))
-            argv = [prefix, item_id, repr(score), settings.FEED_MAX_ITEMS, now, ids,
-                    "1" if live_for_all else "0"]  # fmt: skip
+            argv = [prefix, item_id, repr(score), settings.FEED_MAX_ITEMS, now, ids]
             script(keys=[], args=argv, client=pipe)
     answers = iter(pipe.execute() if len(pipe) else [])
     result: list[tuple[int, list[int]]] = []
