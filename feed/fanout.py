@@ -97,7 +97,11 @@ def deliver(
             )
             counters.count(counters.FANOUT_ENTRIES, added)
             # liked_by_me differs per follower: asked only for those who get the message.
-            liked_by = likes_selectors.likers_among(post_id=event.post_id, user_ids=online)
+            liked_by = (
+                likes_selectors.likers_among(post_id=event.post_id, user_ids=online)
+                if online
+                else set()
+            )
             seqs = store.events_log(message=event.message, user_ids=online, liked_by=liked_by)
             live = list(zip(online, seqs, strict=True))
         events.publish(
