@@ -39,10 +39,12 @@ ACTIVE_LIKERS = 1_000
 class Pairs:
     """Fresh (token, post) pairs for likes, never reused within a run: request k is user
     ``k % n`` liking post ``(k // n + k) % posts``, among ``ACTIVE_LIKERS`` accounts (people
-    who like things like many of them: each account comes back every thousand likes). Consecutive requests hit different users
-    and different posts: a benchmark of the endpoint, not of one post row's lock (every
-    like of one post updates its counter row, so likes of one post queue on that lock
-    whatever the endpoint; ``make loadtest`` has the hot posts, with Zipf popularity).
+    who like things like many: each account comes back every thousand likes).
+
+    Consecutive requests hit different users and different posts: a benchmark of the
+    endpoint, not of one post row's lock (every like of one post updates its counter row,
+    so likes of one post queue on that lock whatever the endpoint; ``make loadtest`` has
+    the hot posts, with Zipf popularity).
     """
 
     def __init__(self, graph: Graph, host: str) -> None:
