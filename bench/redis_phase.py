@@ -39,15 +39,15 @@ def redis_benchmark_zadd(redis_url: str, requests: int = 1_000_000) -> float:
 
 
 def fanout_write_rate(follower_ids: list[int]) -> float:
-    """Feed entries per second written by ``store.fanout_write`` in the fan-out's chunks."""
+    """Feed entries per second written by the big fan-out's writer (``store.feeds_add``,
+    one Lua call per ``FANOUT_CHUNK_SIZE`` followers), from this process, as a chunk task
+    writes them (no one online: entries only)."""
     chunk = settings.FANOUT_CHUNK_SIZE
-    message = store.feed_item_message_parts({"id": "bench", "post": {"liked_by_me": False}})
     item_id = f"like:0:{time.time_ns()}:0"
     started = time.perf_counter()
     for i in range(0, len(follower_ids), chunk):
-        store.fanout_write(
-            item_id=item_id, score=time.time() * 1000.0, message=message,
-            followers=follower_ids[i : i + chunk], liked_by=set(),
-        )  # fmt: skip
+        store.feeds_add(
+            item_id=item_id, score=time.time() * 1000.0, followers=follower_ids[i : i + chunk]
+        )
     elapsed = time.perf_counter() - started
     return len(follower_ids) / elapsed

@@ -27,7 +27,13 @@ def get_async_redis() -> aioredis.Redis:
     loop = asyncio.get_running_loop()
     client = _async_clients.get(id(loop))
     if client is None:
-        client = _async_clients[id(loop)] = aioredis.Redis.from_url(
-            settings.REDIS_URL, socket_connect_timeout=3, socket_timeout=10
-        )
+        # Blocking pool: past max_connections a call waits for a free connection (up to
+        # `timeout`) instead of failing at once ("Too many connections", redis-py's default
+        # pool of 100): a thousand sockets handshaking or replaying together must queue, not
+        # fail (make bench's push phase).
+        pool = aioredis.BlockingConnectionPool.from_url(
+            settings.REDIS_URL, max_connections=64, timeout=10,
+            socket_connect_timeout=3, socket_timeout=10,
+        )  # fmt: skip
+        client = _async_clients[id(loop)] = aioredis.Redis(connection_pool=pool)
     return client

@@ -182,8 +182,10 @@ FANOUT_OWED_AFTER_S = env.int("FANOUT_OWED_AFTER_S", default=60)
 # ...but only while the fan-out queues hold at most this many tasks (see the sweeper).
 FANOUT_SWEEP_MAX_BACKLOG = env.int("FANOUT_SWEEP_MAX_BACKLOG", default=500)
 FOLLOW_BACKFILL_POSTS = env.int("FOLLOW_BACKFILL_POSTS", default=20)
-# A user counts as online (their live events are logged and published) while a socket of
-# theirs is open and for this long after it closed: time to reconnect and `resume`.
+# A like reaching more followers than this logs and publishes live events only for those
+# online (a user counts as online while a socket of theirs is open and PRESENCE_TTL_S
+# after); every other fan-out logs them for every follower, for `resume`.
+FANOUT_LIVE_ALL_MAX = env.int("FANOUT_LIVE_ALL_MAX", default=10_000)
 PRESENCE_TTL_S = env.int("PRESENCE_TTL_S", default=120)
 WS_HEARTBEAT_S = env.float("WS_HEARTBEAT_S", default=25.0)
 WS_MAX_SUBSCRIBED_POSTS = env.int("WS_MAX_SUBSCRIBED_POSTS", default=200)

@@ -74,24 +74,42 @@ def _event(*, item_id: str, kind: str, actor: User, post: Post, created_at: date
     )
 
 
-def deliver(event: Event, followers: Iterable[list[int]]) -> list[int]:
-    """Write the event into each chunk of followers' feeds, and log and push it live to
-    the ones online; returns who got it."""
+def deliver(
+    event: Event, followers: Iterable[list[int]], *, live_for_all: bool = True
+) -> list[int]:
+    """Write the event into each chunk of followers' feeds and push it live: to every
+    follower (``live_for_all``: entry and live event written together, one Lua call per
+    chunk), or, for a very big fan-out, to the ones online only. Returns who got it."""
     reached: list[int] = []
+    head, unliked, liked = event.message
     for chunk in followers:
-        added, online = store.feeds_add(item_id=event.item_id, score=event.score, followers=chunk)
-        counters.count(counters.FANOUT_ENTRIES, added)
-        if online:
-            # liked_by_me differs per follower: asked only for the few who get the message.
-            liked_by = likes_selectors.likers_among(post_id=event.post_id, user_ids=online)
-            seqs = store.events_log(message=event.message, user_ids=online, liked_by=liked_by)
-            head, unliked, liked = event.message
-            events.publish(
-                events.feed_item(
-                    user_id=uid, seq=seq, text=f"{head}{seq}{liked if uid in liked_by else unliked}"
-                )
-                for uid, seq in zip(online, seqs, strict=True)
+        if live_for_all:
+            liked_by = likes_selectors.likers_among(post_id=event.post_id, user_ids=chunk)
+            seqs = store.fanout_write(
+                item_id=event.item_id, score=event.score, message=event.message,
+                followers=chunk, liked_by=liked_by,
+            )  # fmt: skip
+            live = [(uid, seq) for uid, seq in zip(chunk, seqs, strict=True) if seq]
+            counters.count(counters.FANOUT_ENTRIES, len(live))
+        else:
+            added, online = store.feeds_add(
+                item_id=event.item_id, score=event.score, followers=chunk
             )
+            counters.count(counters.FANOUT_ENTRIES, added)
+            # liked_by_me differs per follower: asked only for those who get the message.
+            liked_by = (
+                likes_selectors.likers_among(post_id=event.post_id, user_ids=online)
+                if online
+                else set()
+            )
+            seqs = store.events_log(message=event.message, user_ids=online, liked_by=liked_by)
+            live = list(zip(online, seqs, strict=True))
+        events.publish(
+            events.feed_item(
+                user_id=uid, seq=seq, text=f"{head}{seq}{liked if uid in liked_by else unliked}"
+            )
+            for uid, seq in live
+        )
         reached += chunk
     return reached
 
@@ -162,7 +180,12 @@ def like_fanout_range(plan: LikeFanout, *, after: int, upto: int | None) -> None
     pages = social_selectors.follower_ids(
         user_id=plan.liker_id, chunk_size=FOLLOWER_PAGE, after=after, upto=upto
     )
-    reached = deliver(plan.event, _slices(pages, settings.FANOUT_CHUNK_SIZE))
+    # A celebrity's like is logged as a live event only for the followers online: a million
+    # replay-log entries would be written for sockets that mostly do not exist.
+    live_for_all = plan.followers <= settings.FANOUT_LIVE_ALL_MAX
+    reached = deliver(
+        plan.event, _slices(pages, settings.FANOUT_CHUNK_SIZE), live_for_all=live_for_all
+    )
     # Unliked while we wrote? The unlike's own task may already have run: clean up here.
     if reached and not likes_selectors.like_exists(like_id=plan.like_id):
         store.feed_remove(item_ids=[plan.event.item_id], user_ids=reached)
@@ -218,37 +241,31 @@ def likes_fanout(*, like_ids: list[int]) -> list[int]:
         fans = followers.get(actor.pk, [])
         planned.append((LikeFanout(like.id, actor.pk, like.created_at, len(fans), event), fans))
 
-    written = store.feeds_add_many(
-        [(plan.event.item_id, plan.event.score, fans) for plan, fans in planned]
-    )
-    counters.count(counters.FANOUT_ENTRIES, sum(added for added, _ in written))
-    online = [uids for _, uids in written]
+    # liked_by_me of every (follower, post) of the batch, in one query, before writing:
+    # each like's entries and live events then go together in one Lua call.
     liked = likes_selectors.liked_pairs(
-        pairs=(
-            (uid, plan.event.post_id)
-            for (plan, _), uids in zip(planned, online, strict=True)
-            for uid in uids
-        )
+        pairs=((uid, plan.event.post_id) for plan, fans in planned for uid in fans)
     )
     liked_by = [
-        {uid for uid in uids if (uid, plan.event.post_id) in liked}
-        for (plan, _), uids in zip(planned, online, strict=True)
+        {uid for uid in fans if (uid, plan.event.post_id) in liked} for plan, fans in planned
     ]
-    seqs = store.events_log_many(
+    seqs = store.fanout_write_many(
         [
-            (plan.event.message, uids, by)
-            for (plan, _), uids, by in zip(planned, online, liked_by, strict=True)
+            (plan.event.item_id, plan.event.score, plan.event.message, fans, by)
+            for (plan, fans), by in zip(planned, liked_by, strict=True)
         ]
     )
     messages = []
-    for (plan, _), uids, by, new_seqs in zip(planned, online, liked_by, seqs, strict=True):
+    for (plan, fans), by, new_seqs in zip(planned, liked_by, seqs, strict=True):
         head, unliked, liked_tail = plan.event.message
         messages += [
             events.feed_item(
                 user_id=uid, seq=seq, text=f"{head}{seq}{liked_tail if uid in by else unliked}"
             )
-            for uid, seq in zip(uids, new_seqs, strict=True)
+            for uid, seq in zip(fans, new_seqs, strict=True)
+            if seq
         ]
+    counters.count(counters.FANOUT_ENTRIES, len(messages))
     events.publish(messages)
 
     # Unliked while we wrote? The unlike's own task may already have run: clean up here.

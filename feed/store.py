@@ -10,7 +10,7 @@ Per user ``u`` (``P`` is ``settings.REDIS_PREFIX``):
   JSON message as sent on the socket. Bounded in length and age; ``resume`` reads it.
 - ``P:online``   sorted set of the users online: member = user id, score = until when (epoch
   seconds), renewed while a socket of theirs is open, so it lapses ``PRESENCE_TTL_S``
-  after the last one closed. Live events are logged and published only for these users.
+  after the last one closed. A very big fan-out logs live events only for these users.
 
 Item ids carry what removing them needs: ``post:<author>:<post>`` and
 ``like:<actor>:<like>:<post>``, so unfollow can drop an actor's items without a lookup and
@@ -25,9 +25,10 @@ writes of a chunk already do (a Redis Cluster would group followers by hash slot
 
 A live event costs far more than a feed entry (a seq, a log entry holding the whole
 message, a publish) and only matters to someone with a socket open: a like by an account
-with a million followers writes a million feed entries but logs and publishes events only
-for the followers who are online (``P:online``). A user who comes back after the
-presence TTL finds their feed complete; ``resume`` replays what the log kept.
+with more than ``FANOUT_LIVE_ALL_MAX`` followers (a million, say) writes every feed but
+logs and publishes events only for the followers who are online (``P:online``); a follower
+who comes back later finds the item in their feed, not in their replay log. Everyone
+else's events are logged for every follower, online or not, for ``resume``.
 """
 
 from __future__ import annotations
@@ -93,10 +94,11 @@ def score_of(moment: datetime) -> float:
     return moment.timestamp() * 1000.0
 
 
+# The writer of a very big fan-out (a celebrity's like).
 # ARGV: key prefix, item id, score, max items, now (epoch s), follower ids (comma-separated).
 # Adds the item to each follower's feed (NX: a re-run adds nothing) and trims the feed only
-# when it grew past its bound. Returns how many feeds took the item, and the ids of those
-# followers who are online (one ZMSCORE for the chunk): the ones that get a live event.
+# when it grew past its bound. Returns how many feeds took the item, and which of those
+# followers are online (one ZMSCORE for the chunk): the ones that get a live event.
 _FEEDS_ADD_LUA = """
 local prefix, member, score = ARGV[1], ARGV[2], ARGV[3]
 local max_items, now = tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -122,6 +124,36 @@ end
 return {#added, online}
 """
 
+# The writer of every other fan-out: feed entry and live event together, in one script, so
+# a worker killed mid-fan-out leaves no entry without its event (a re-run adds neither).
+# KEYS: per follower (feed, seq, events). ARGV: item id, score, max items, log length, log
+# ttl, message head (JSON up to the seq), the two message tails (item with liked_by_me
+# false / true), then per follower "0" or "1" choosing the tail. Returns per follower the
+# new seq, or 0 where the feed already held the item (a re-run).
+_FANOUT_LUA = """
+local member, score = ARGV[1], ARGV[2]
+local max_items, log_len, log_ttl = tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
+local head, tails = ARGV[6], {ARGV[7], ARGV[8]}
+local seqs = {}
+for i = 1, #KEYS / 3 do
+    local feed, seqk, events = KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i]
+    if redis.call('ZADD', feed, 'NX', score, member) == 1 then
+        if redis.call('ZCARD', feed) > max_items then
+            redis.call('ZREMRANGEBYRANK', feed, 0, -(max_items + 1))
+        end
+        local seq = redis.call('INCR', seqk)
+        redis.call('XADD', events, 'MAXLEN', '~', log_len, seq .. '-0',
+                   'm', head .. seq .. tails[tonumber(ARGV[8 + i]) + 1])
+        redis.call('EXPIRE', events, log_ttl)
+        seqs[i] = seq
+    else
+        seqs[i] = 0
+    end
+end
+return seqs
+"""
+
+# Live events for the online followers of a very big fan-out, after ``_FEEDS_ADD_LUA``.
 # KEYS: per user (seq, events). ARGV: log length, log ttl, message head (JSON up to the
 # seq), the two message tails (item with liked_by_me false / true), then per user "0" or
 # "1" choosing the tail. Returns each user's new seq.
@@ -188,8 +220,8 @@ def feed_item_message_parts(item: dict[str, Any]) -> tuple[str, str, str]:
 
 
 def feeds_add(*, item_id: str, score: float, followers: Sequence[int]) -> tuple[int, list[int]]:
-    """Add one item to each follower's feed; returns how many feeds took it (it was not
-    there yet) and which of those followers are online, in the order given."""
+    """Add one item to each follower's feed (a very big fan-out); returns how many feeds
+    took it (it was not there yet) and which of those followers are online, in order."""
     return feeds_add_many([(item_id, score, followers)])[0]
 
 
@@ -208,13 +240,31 @@ def fanout_write(
     followers: Sequence[int],
     liked_by: set[int],
 ) -> list[int]:
-    """``feeds_add`` then ``events_log`` for the online ones: each follower's new seq, 0
-    where nothing was logged (the feed already had the item, or the follower is offline)."""
-    _, online = feeds_add(item_id=item_id, score=score, followers=followers)
-    seqs = dict(
-        zip(online, events_log(message=message, user_ids=online, liked_by=liked_by), strict=True)
-    )
-    return [seqs.get(uid, 0) for uid in followers]
+    """Add one item to each follower's feed and log its live event, atomically per chunk;
+    returns each follower's new seq (0: the feed already had it, nothing logged)."""
+    return fanout_write_many([(item_id, score, message, followers, liked_by)])[0]
+
+
+def fanout_write_many(
+    batch: Sequence[tuple[str, float, tuple[str, str, str], Sequence[int], set[int]]],
+) -> list[list[int]]:
+    """``fanout_write`` for several items in one pipelined round trip."""
+    script = _script(_FANOUT_LUA)
+    pipe = get_redis().pipeline(transaction=False)
+    for item_id, score, (head, tail_unliked, tail_liked), followers, liked_by in batch:
+        if not followers:
+            continue
+        keys: list[str] = []
+        for uid in followers:
+            keys += (feed_key(uid), seq_key(uid), events_key(uid))
+        argv: list[Any] = [
+            item_id, repr(score), settings.FEED_MAX_ITEMS, settings.FEED_EVENT_LOG_LENGTH,
+            settings.FEED_EVENT_LOG_TTL_S, head, tail_unliked, tail_liked,
+        ]  # fmt: skip
+        argv += ["1" if uid in liked_by else "0" for uid in followers]
+        script(keys=keys, args=argv, client=pipe)
+    answers = iter(pipe.execute() if len(pipe) else [])
+    return [[int(s) for s in next(answers)] if followers else [] for _, _, _, followers, _ in batch]
 
 
 def feed_add_quietly(*, user_id: int, items: Iterable[tuple[str, float]]) -> None:

@@ -71,7 +71,7 @@ def fast_path_enabled() -> bool:
 
 # Who owns a token, per process, for the rate limit's key (the like statement checks the
 # token itself, so a token deleted meanwhile still never authenticates a like).
-OWNER_TTL_S = 60.0
+OWNER_TTL_S = 300.0
 _owners: dict[str, tuple[int, str, float]] = {}
 
 

@@ -19,6 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.api import viewer
+from config.throttling import LikeRateThrottle
 from feed import tasks as feed_tasks
 from social.models import Post
 
@@ -42,6 +43,8 @@ class TextbookLikeApi(APIView):
     """The textbook like *view*: same authentication, permission and answer as
     ``likes.apis.LikeApi``, over ``textbook_like_create``. Routed only when
     ``BENCH_BASELINES`` is on (``config.baselines``), for ``make bench``."""
+
+    throttle_classes = [LikeRateThrottle]  # as the real view: the same work but the like
 
     @extend_schema(exclude=True)
     def post(self, request: Request, post_id: int) -> Response:

@@ -85,7 +85,13 @@ def _stack(args: argparse.Namespace) -> Iterator[str]:
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
         yield args.url.rstrip("/")
         return
-    secret = {"DEBUG": "false", "SECRET_KEY": "loadtest-only-" + "x" * 50}
+    # Production settings; the seeded accounts ("lt<users>-...") are exempt from the like
+    # rate limit (a setting, config.throttling), as a load test's accounts should be.
+    secret = {
+        "DEBUG": "false",
+        "SECRET_KEY": "loadtest-only-" + "x" * 50,
+        "THROTTLE_EXEMPT_USERS": "lt*",
+    }
     env = stack_env(
         database=os.environ.get("LOADTEST_DATABASE", "likefeed_loadtest"),
         redis_prefix=os.environ.get("LOADTEST_REDIS_PREFIX", "lfload"),
