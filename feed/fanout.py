@@ -81,7 +81,6 @@ def deliver(
     follower (``live_for_all``: entry and live event written together, one Lua call per
     chunk), or, for a very big fan-out, to the ones online only. Returns who got it."""
     reached: list[int] = []
-    head, unliked, liked = event.message
     for chunk in followers:
         if live_for_all:
             liked_by = likes_selectors.likers_among(post_id=event.post_id, user_ids=chunk)
@@ -104,11 +103,8 @@ def deliver(
             )
             seqs = store.events_log(message=event.message, user_ids=online, liked_by=liked_by)
             live = list(zip(online, seqs, strict=True))
-        events.publish(
-            events.feed_item(
-                user_id=uid, seq=seq, text=f"{head}{seq}{liked if uid in liked_by else unliked}"
-            )
-            for uid, seq in live
+        events.feed_items_publish(
+            [(event.message, [(uid, seq, uid in liked_by) for uid, seq in live])]
         )
         reached += chunk
     return reached
@@ -255,18 +251,15 @@ def likes_fanout(*, like_ids: list[int]) -> list[int]:
             for (plan, fans), by in zip(planned, liked_by, strict=True)
         ]
     )
-    messages = []
-    for (plan, fans), by, new_seqs in zip(planned, liked_by, seqs, strict=True):
-        head, unliked, liked_tail = plan.event.message
-        messages += [
-            events.feed_item(
-                user_id=uid, seq=seq, text=f"{head}{seq}{liked_tail if uid in by else unliked}"
-            )
-            for uid, seq in zip(fans, new_seqs, strict=True)
-            if seq
-        ]
-    counters.count(counters.FANOUT_ENTRIES, len(messages))
-    events.publish(messages)
+    batches = [
+        (
+            plan.event.message,
+            [(uid, seq, uid in by) for uid, seq in zip(fans, new_seqs, strict=True) if seq],
+        )
+        for (plan, fans), by, new_seqs in zip(planned, liked_by, seqs, strict=True)
+    ]
+    counters.count(counters.FANOUT_ENTRIES, sum(len(entries) for _, entries in batches))
+    events.feed_items_publish(batches)
 
     # Unliked while we wrote? The unlike's own task may already have run: clean up here.
     standing = likes_selectors.likes_existing(like_ids=[plan.like_id for plan, _ in planned])

@@ -34,3 +34,46 @@ def test_pipelined_publish_reaches_group_members_like_group_send():
     ours, theirs, leaked = asyncio.run(scenario())
     assert ours == theirs == {"type": "post.likes", "post_id": 17, "like_count": 3}
     assert not leaked
+
+
+def test_a_feed_items_batch_reaches_each_followers_local_sockets_as_group_send_would():
+    """One published batch becomes, in each socket's inbox, the ``feed.item`` that a
+    ``group_send`` to ``user.<id>`` would have put there; followers with no socket here, and
+    sockets of other users, get nothing."""
+    head, unliked, liked = '{"type":"feed.item","seq":', ',"x":false}', ',"x":true}'
+
+    async def scenario() -> tuple[list[list[dict]], list[dict], bool]:
+        layer = get_channel_layer()
+        alice_1, alice_2, bob, carol = [await layer.new_channel() for _ in range(4)]
+        for channel in (alice_1, alice_2):
+            await layer.group_add("user.910001", channel)
+        await layer.group_add("user.910002", bob)
+        await layer.group_add("user.910003", carol)
+        await sync_to_async(events.feed_items_publish)([
+            ((head, unliked, liked), [(910001, 7, False), (910002, 3, True), (910009, 1, False)]),
+            ((head, "!", "?"), [(910001, 8, True)]),
+        ])  # fmt: skip
+        alices = [
+            [await asyncio.wait_for(layer.receive(c), 5) for _ in range(2)]
+            for c in (alice_1, alice_2)
+        ]
+        bobs = await asyncio.wait_for(layer.receive(bob), 5)
+        await layer.group_send("user.910002", {"type": "feed.item", "seq": 3, "text": "t"})
+        theirs = await asyncio.wait_for(layer.receive(bob), 5)
+        try:
+            await asyncio.wait_for(layer.receive(carol), 0.5)
+            leaked = True
+        except TimeoutError:
+            leaked = False
+        await layer.flush()
+        return alices, [bobs, theirs], leaked
+
+    alices, (bobs, theirs), leaked = asyncio.run(scenario())
+    expected = [
+        {"type": "feed.item", "seq": 7, "text": f"{head}7{unliked}"},
+        {"type": "feed.item", "seq": 8, "text": f"{head}8?"},
+    ]
+    assert alices == [expected, expected]
+    assert bobs == {"type": "feed.item", "seq": 3, "text": f"{head}3{liked}"}
+    assert theirs.keys() == bobs.keys()  # the same shape as the layer's own group_send
+    assert not leaked
