@@ -2,13 +2,24 @@
 
 import os
 
-from celery import Celery
+from celery import Celery, signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("likefeed")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@signals.task_prerun.connect
+@signals.task_postrun.connect
+def _connections_back_to_the_pool(**_: object) -> None:
+    """What Django does at each request's start and end: a connection that is broken or
+    past its age (CONN_MAX_AGE = 0: at once) goes back to the pool. Celery's own fix-up
+    would close the pool itself around every task (settings.CELERY_DB_REUSE_MAX)."""
+    from django.db import close_old_connections
+
+    close_old_connections()
 
 
 def queue_backlog(*queues: str) -> int:

@@ -131,6 +131,13 @@ CELERY_TASK_ROUTES = {
     # Mail waits on someone else's SMTP server: its own queue and worker, never in the way.
     "notifications.tasks.send_like_mail": {"queue": "mail"},
 }
+# Celery's Django fix-up closes every database connection before and after each task, and
+# in a prefork worker with Django's pool it closes the *pool* too: each task then opened a
+# pool (four threads) and a new PostgreSQL connection, a third of a fan-out worker's CPU
+# under `make loadtest` (py-spy). With a reuse count it leaves them alone (closing all only
+# every 2,000 task boundaries); config/celery.py gives each task's connection back to the
+# pool instead, checked as Django checks one at each request's end.
+CELERY_DB_REUSE_MAX = 1000
 CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_WORKER_PREFETCH_MULTIPLIER", default=4)
 # A missing broker is a configuration error, not a retry loop (see config/run.py).
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = False
