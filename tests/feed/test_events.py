@@ -10,6 +10,14 @@ from channels.layers import get_channel_layer
 from feed import events
 
 
+async def anything_arrives(layer, channel: str, within_s: float = 0.5) -> bool:
+    try:
+        await asyncio.wait_for(layer.receive(channel), within_s)
+    except TimeoutError:
+        return False
+    return True
+
+
 def test_pipelined_publish_reaches_group_members_like_group_send():
     async def scenario() -> tuple[dict, dict, bool]:
         layer = get_channel_layer()
@@ -23,11 +31,7 @@ def test_pipelined_publish_reaches_group_members_like_group_send():
         theirs = await asyncio.wait_for(layer.receive(channel), 5)
         # A group the channel is not in reaches nothing.
         await sync_to_async(events.publish)([events.post_likes(post_id=18, like_count=1)])
-        try:
-            await asyncio.wait_for(layer.receive(channel), 0.5)
-            leaked = True
-        except TimeoutError:
-            leaked = False
+        leaked = await anything_arrives(layer, channel)
         await layer.flush()
         return ours, theirs, leaked
 
@@ -60,11 +64,7 @@ def test_a_feed_items_batch_reaches_each_followers_local_sockets_as_group_send_w
         bobs = await asyncio.wait_for(layer.receive(bob), 5)
         await layer.group_send("user.910002", {"type": "feed.item", "seq": 3, "text": "t"})
         theirs = await asyncio.wait_for(layer.receive(bob), 5)
-        try:
-            await asyncio.wait_for(layer.receive(carol), 0.5)
-            leaked = True
-        except TimeoutError:
-            leaked = False
+        leaked = await anything_arrives(layer, carol)
         await layer.flush()
         return alices, [bobs, theirs], leaked
 
