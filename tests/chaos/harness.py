@@ -114,7 +114,13 @@ class ChaosStack:
 
     Workers run supervised, as a deployment runs them (systemd, a container restart policy):
     one that exits on its own is started again, and counted in ``restarts``, which the table
-    reports. (Celery workers do exit in a broker outage: see ``feed.tasks``.)"""
+    reports. (Celery workers do exit in a broker outage: see ``feed.tasks``.) One that has
+    logged Celery's "Unrecoverable error" but is still running ``HUNG_AFTER_S`` later is
+    killed first, as a liveness probe (Kubernetes' ``celery inspect ping``) would kill it:
+    after kombu's broker-loss crash, the worker's warm shutdown once waited on its pool
+    children for good, consuming nothing (seen in CI; see README, "Reliability")."""
+
+    HUNG_AFTER_S = 10.0
 
     WORKERS = ("worker-fanout", "worker-bulk")
 
@@ -124,6 +130,8 @@ class ChaosStack:
         self.env = {**os.environ, **env}
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.restarts: dict[str, int] = {}
+        self._log_from: dict[str, int] = {}  # each process's part of its log starts here
+        self._dead_since: dict[str, float] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._supervisor: threading.Thread | None = None
@@ -150,6 +158,8 @@ class ChaosStack:
 
     def _spawn(self, name: str) -> None:
         log = open(self.logdir / f"{name}.log", "ab")  # noqa: SIM115 - kept by the process
+        self._log_from[name] = log.tell()
+        self._dead_since.pop(name, None)
         self.procs[name] = subprocess.Popen(
             self.commands[name], cwd=ROOT, env=self.env, stdout=log,
             stderr=subprocess.STDOUT, start_new_session=True,
@@ -163,6 +173,19 @@ class ChaosStack:
                     if proc is not None and proc.poll() is not None and not self._stopping.is_set():
                         self.restarts[name] = self.restarts.get(name, 0) + 1
                         self._spawn(name)
+                    elif proc is not None and self._declared_dead_long_ago(name):
+                        with contextlib.suppress(ProcessLookupError):
+                            os.killpg(proc.pid, signal.SIGKILL)  # restarted on the next round
+
+    def _declared_dead_long_ago(self, name: str) -> bool:
+        """Has this worker logged an unrecoverable error more than HUNG_AFTER_S ago?"""
+        if name not in self._dead_since:
+            with open(self.logdir / f"{name}.log", "rb") as log:
+                log.seek(self._log_from.get(name, 0))
+                if b"Unrecoverable error" not in log.read():
+                    return False
+            self._dead_since[name] = time.monotonic()
+        return time.monotonic() - self._dead_since[name] > self.HUNG_AFTER_S
 
     def wait_healthy(self, workers: int = 2, timeout: float = 90) -> None:
         def healthy() -> bool:
