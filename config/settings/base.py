@@ -119,9 +119,7 @@ REDIS_URL = env.url(
     "REDIS_URL", schemes=("redis", "rediss", "unix"), example="redis://127.0.0.1:6379/0"
 )
 # Prefix of every key and pub/sub channel this deployment owns in Redis (tests set their own).
-REDIS_PREFIX = env.string(
-    "REDIS_PREFIX", "lf", pattern=r"[A-Za-z0-9_.-]+", what="letters, digits, '_', '.' or '-'"
-)
+REDIS_PREFIX = env.string("REDIS_PREFIX", "lf", pattern=r"\S+", what="a prefix without spaces")
 
 CHANNEL_LAYER_PREFIX = f"{REDIS_PREFIX}:ws"
 CHANNEL_LAYERS = {
@@ -198,11 +196,11 @@ CELERY_BEAT_SCHEDULER = "config.beat:SeedOnceDatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "sweep-owed-fanouts": {
         "task": "feed.tasks.sweep_owed_fanouts",
-        "schedule": env.number("FANOUT_SWEEP_EVERY_S", 30.0, at_least=1),
+        "schedule": env.number("FANOUT_SWEEP_EVERY_S", 30.0, at_least=0.1),
     },
     "recount-likes": {
         "task": "likes.tasks.recount_likes",
-        "schedule": env.number("RECOUNT_EVERY_S", 3600.0, at_least=1),
+        "schedule": env.number("RECOUNT_EVERY_S", 3600.0, at_least=0.1),
         "kwargs": {"fix": True},
     },
 }
