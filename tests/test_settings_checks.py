@@ -145,3 +145,24 @@ def test_the_spelling_of_the_issue_starts_and_is_applied(settings):
     assert (throttle.limit, throttle.window) == (100000, 60)
     run = start(PROCESSES["manage.py"], THROTTLE_RATE_LIKE="100000/minute")
     assert run.returncode == 0, run.stderr[-3000:]
+
+
+def test_the_compose_stacks_environment_passes_the_checks():
+    """What docker-compose.yml gives every project service (its defaults filled in, as
+    Compose does) is accepted: the checks refuse wrong values, not the shipped ones."""
+    import re
+
+    import yaml
+
+    raw = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["x-app"]["environment"]
+    filled = {"SECRET_KEY": "compose-" + "k" * 60}
+    for name, value in raw.items():
+        default = re.fullmatch(r"\$\{\w+:-(.*)\}", str(value))
+        filled.setdefault(name, default.group(1) if default else str(value))
+    assert not any("${" in v for v in filled.values()), filled
+    base = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "SECRET_KEY")}
+    run = subprocess.run(
+        [PY, "manage.py", "check"], cwd=ROOT, env={**base, **filled, "DJANGO_SETTINGS_MODULE":
+        "config.settings.local"}, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]

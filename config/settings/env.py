@@ -187,9 +187,16 @@ class Env:
         return level
 
     def url(
-        self, name: str, default: Any = REQUIRED, *, schemes: tuple[str, ...], example: str
+        self,
+        name: str,
+        default: Any = REQUIRED,
+        *,
+        schemes: tuple[str, ...],
+        example: str,
+        needs_server: bool = True,
     ) -> str:
-        """A URL whose scheme is one of ``schemes`` and which names a host (or a socket)."""
+        """A URL whose scheme is one of ``schemes`` and, if ``needs_server``, which names a
+        host (or a socket)."""
         raw = self._raw(name, default, example)
         if raw is None:
             return str(default)
@@ -204,7 +211,7 @@ class Env:
                 f"a URL starting with {', '.join(others)} or {last}" if others else f"a {last} URL"
             )
             raise self._wrong(name, raw, what, example)
-        if not (parts.netloc or parts.path or parts.query):
+        if needs_server and not (parts.netloc or parts.path or parts.query):
             raise self._wrong(name, raw, "a URL naming a server", example)
         return raw
 
@@ -222,7 +229,7 @@ class Env:
             name, default,
             schemes=("smtp", "smtps", "smtp+tls", "smtp+ssl", "consolemail", "filemail",
                      "memorymail", "dummymail"),
-            example=example,
+            example=example, needs_server=False,  # consolemail:// names none
         )  # fmt: skip
         try:
             config: dict[str, Any] = environ.Env.email_url_config(url)
