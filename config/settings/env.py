@@ -105,7 +105,9 @@ class Env:
                             instead=instead)  # fmt: skip
 
     def _wrong(self, name: str, raw: str, what: str, example: Any) -> SettingError:
-        return SettingError(name, f"{_quoted(name, raw)} is not {what}", _shown(example))
+        quoted = _quoted(name, raw)
+        return SettingError(name, f"{quoted} is not {what}" if quoted else f"is not {what}",
+                            _shown(example))  # fmt: skip
 
     def string(
         self,
