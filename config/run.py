@@ -126,7 +126,11 @@ def main() -> int:
             print(problem, file=sys.stderr)
             return 2
         manage = [PYTHON, str(ROOT / "manage.py")]
-        subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], check=True)
+        # The first process to load the settings: a wrong one ends make run here, with the
+        # one sentence it printed (config.settings.env), not a traceback of ours after it.
+        migrated = subprocess.run([*manage, "migrate", "--noinput", "-v", "0"])
+        if migrated.returncode:
+            return migrated.returncode
         subprocess.run([*manage, "seed_demo"], check=True)
 
         children = {

@@ -7,9 +7,12 @@ request, atomic in Redis, so the like hot path pays one round trip (~0.1 ms) and
 holds under concurrency. The price of fixed windows: a client can send up to twice the limit
 across a window boundary; for abuse control that is fine.
 
-Rates are settings (``THROTTLE_RATES``, ``"<n>/<s|sec|m|min|h|hour|d|day>"``, e.g.
-``"120/min"``); ``THROTTLE_EXEMPT_USERS`` lists usernames that are never throttled (a trailing
-``*`` matches a prefix: ``"loadtest-*"``), so a load test needs a setting, not a code change.
+Rates are settings (``THROTTLE_RATES``, ``"<count>/<period>"``, e.g. ``"120/min"``, the periods
+spelled as DRF spells them: s, sec, second, m, min, minute, h, hour, d, day), checked when the
+settings load (``config.settings.env.parse_rate``), so a wrong one stops the process at start
+instead of answering every request 500. ``THROTTLE_EXEMPT_USERS`` lists usernames that are
+never throttled (a trailing ``*`` matches a prefix: ``"loadtest-*"``), so a load test needs a
+setting, not a code change.
 
 When Redis does not answer, a throttle either lets the request through (``fail_open``: the
 like endpoint, whose truth is PostgreSQL and which must keep accepting likes through a Redis
@@ -30,18 +33,9 @@ from rest_framework.throttling import BaseThrottle
 
 from config.exceptions import ServiceUnavailable
 from config.redis import get_async_redis, get_redis
+from config.settings.env import parse_rate
 
 log = logging.getLogger(__name__)
-
-_UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600, "d": 86400, "day": 86400}
-
-
-def parse_rate(rate: str) -> tuple[int, int]:
-    """``"120/min"`` → (120 requests, 60 seconds). Raises ValueError on anything else."""
-    count, _, unit = rate.partition("/")
-    if unit not in _UNITS or not count.isdigit() or int(count) < 1:
-        raise ValueError(f"not a rate: {rate!r} (say e.g. '120/min')")
-    return int(count), _UNITS[unit]
 
 
 def is_exempt(username: str) -> bool:

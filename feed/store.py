@@ -395,7 +395,14 @@ def feeds_add_many(
     for item_id, score, followers in batch:
         if followers:
             ids = ",".join(map(str, followers))
-            argv = [prefix, item_id, repr(score), settings.FEED_MAX_ITEMS, now, ids]
+            argv: list[str | int] = [
+                prefix,
+                item_id,
+                repr(score),
+                settings.FEED_MAX_ITEMS,
+                now,
+                ids,
+            ]
             script(keys=[], args=argv, client=pipe)
     answers = iter(pipe.execute() if len(pipe) else [])
     result: list[tuple[int, list[int]]] = []
