@@ -40,7 +40,7 @@ class Command(BaseCommand):
             "textbook": textbook.textbook_like_create,
         }
         try:
-            with mock.patch("feed.tasks.fanout_like.delay"):
+            with mock.patch("feed.tasks.fanout.delay"):
                 pairs = iter(users)
                 for _ in range(rounds):
                     for (name, call), post in zip(calls.items(), posts, strict=True):
