@@ -36,10 +36,11 @@ def test_a_browser_likes_with_its_session_cookie_and_csrf_token(make_user, api, 
         )
         assert browser.post(url, headers=csrf).json() == liked.json()  # idempotent
         # Stored, counted, and fanned out through the same pipeline as a token's like.
-        assert Like.objects.filter(user_id=fan["id"], post_id=post["id"]).count() == 1
+        rows = Like.objects.filter(user_id=fan["id"], post_id=post["id"])
+        assert rows.count() == 1
         items = wait_until(lambda: api(follower).get("/api/feed/").json()["items"])
         assert [(i["kind"], i["actor"]["id"]) for i in items] == [("like", fan["id"])]
-        wait_until(lambda: Like.objects.filter(fanned_out_at__isnull=False).exists())
+        wait_until(lambda: rows.filter(fanned_out_at__isnull=False).exists())
 
         unliked = browser.delete(url, headers=csrf)
         assert (unliked.status_code, unliked.json()) == (
