@@ -34,7 +34,7 @@ def textbook_like_create(*, user_id: int, post_id: int) -> LikeState:
         )
         if created:
             Post.objects.filter(pk=post_id).update(like_count=F("like_count") + 1)
-            transaction.on_commit(lambda: feed_tasks.fanout_likes.delay([like.pk]))
+            transaction.on_commit(lambda: feed_tasks.fanout.delay("like", [like.pk]))
         like_count = Post.objects.values_list("like_count", flat=True).get(pk=post_id)
     return LikeState(post_id=post_id, liked=True, like_count=like_count)
 

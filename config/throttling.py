@@ -95,13 +95,28 @@ class RedisRateThrottle(BaseThrottle):
         try:
             self._wait = hit(scope=self.scope, ident=ident, limit=self.limit, window=self.window)
         except redis.RedisError as exc:
-            if self.fail_open:
-                log.warning("throttle %s not applied, Redis unavailable: %s", self.scope, exc)
-                return True
-            raise ServiceUnavailable(
-                "the rate limiter is unavailable; try again in a few seconds"
-            ) from exc
+            return self.unavailable(exc)
         return self._wait is None
+
+    async def allow_ident(self, ident: str | None) -> bool:
+        """``allow_request`` from an event loop, for an identity found without a DRF
+        request (the like hot path): the same counter, the same Redis-down answer."""
+        if ident is None:
+            return True
+        try:
+            wait = await ahit(scope=self.scope, ident=ident, limit=self.limit, window=self.window)
+        except redis.RedisError as exc:
+            return self.unavailable(exc)
+        return wait is None
+
+    def unavailable(self, exc: redis.RedisError) -> bool:
+        """Redis did not answer: let the request through (``fail_open``) or refuse it."""
+        if self.fail_open:
+            log.warning("throttle %s not applied, Redis unavailable: %s", self.scope, exc)
+            return True
+        raise ServiceUnavailable(
+            "the rate limiter is unavailable; try again in a few seconds"
+        ) from exc
 
     def wait(self) -> float | None:
         return self._wait
@@ -114,25 +129,20 @@ class LikeRateThrottle(RedisRateThrottle):
 
     def ident(self, request: Request) -> str | None:
         user = request.user
-        if not user.is_authenticated or is_exempt(user.get_username()):
+        if not user.is_authenticated:
             return None
-        return str(user.pk)
+        return self.ident_of(user_id=user.pk, username=user.get_username())
+
+    @staticmethod
+    def ident_of(*, user_id: int, username: str) -> str | None:
+        return None if is_exempt(username) else str(user_id)
 
 
 async def like_allowed(*, user_id: int, username: str) -> bool:
     """``LikeRateThrottle`` for the like hot path (``likes.asgi``), which has no DRF request:
-    the same counter, exemptions and fail-open."""
-    if is_exempt(username):
-        return True
-    limit, window = parse_rate(settings.THROTTLE_RATES[LikeRateThrottle.scope])
-    try:
-        wait = await ahit(
-            scope=LikeRateThrottle.scope, ident=str(user_id), limit=limit, window=window
-        )
-    except redis.RedisError as exc:
-        log.warning("throttle like not applied, Redis unavailable: %s", exc)
-        return True
-    return wait is None
+    the same throttle, counter, exemptions and fail-open."""
+    throttle = LikeRateThrottle()
+    return await throttle.allow_ident(throttle.ident_of(user_id=user_id, username=username))
 
 
 class LoginRateThrottle(RedisRateThrottle):
