@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 LATE_ACK = {"ignore_result": True, "acks_late": True, "reject_on_worker_lost": True}
 
 
-@shared_task(ignore_result=True)  # early ack: the outbox re-queues it (see above)
+@shared_task(**LATE_ACK)  # a dead pool child's task is redelivered at once (issue 19.3)
 def fanout_like(like_id: int) -> None:
     plan = fanout.like_fanout_load(like_id=like_id)
     if plan is None:
@@ -96,7 +96,7 @@ def sweep_owed_fanouts() -> int:
     return len(owed)
 
 
-@shared_task(ignore_result=True)
+@shared_task(**LATE_ACK)  # a dead pool child's batch is redelivered at once (issue 19.3)
 def fanout_likes(like_ids: list[int]) -> None:
     """Several likes' fan-outs in one task: what the like hot path sends, one message per
     batch of likes (``likes.fanout_queue``), fanned out together; a like by an account

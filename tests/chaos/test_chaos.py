@@ -96,7 +96,7 @@ def build_world(likers: int, posts: int, seed: int) -> World:
     return World(tokens, followers_of, pairs)
 
 
-def test_database_url() -> str:
+def suite_database_url() -> str:
     return _database_url(settings.DATABASES["default"]["NAME"])
 
 
@@ -116,7 +116,7 @@ def test_db_stack(
     transactional_db: None, own_redis: OwnRedis, tmp_path: Path
 ) -> Iterator[ChaosStack]:
     """A stack of its own on the suite's test database and the scenario's own Redis."""
-    stack = ChaosStack(tmp_path, stack_env(own_redis.url, test_database_url()))
+    stack = ChaosStack(tmp_path, stack_env(own_redis.url, suite_database_url()))
     yield stack
     stack.stop()
 
@@ -126,7 +126,7 @@ def test_kill9_of_fanout_workers_loses_and_doubles_nothing(
 ) -> None:
     world = build_world(scale.kill_likers, scale.kill_posts, seed=1)
     stack = test_db_stack
-    clock = ConsistencyClock(test_database_url(), timeout=scale.settle_s)
+    clock = ConsistencyClock(suite_database_url(), timeout=scale.settle_s)
     with running(stack):
         load = Load(stack.url, world.tokens, world.pairs, rate=scale.kill_rate)
         load.start()
@@ -166,10 +166,10 @@ def test_kill9_of_pool_children_is_repaired_by_redelivery_not_the_sweeper(
     (production timings here: owed after 60 s, a sweep every 30 s)."""
     world = build_world(scale.kill_likers, scale.kill_posts, seed=4)
     env = stack_env(
-        own_redis.url, test_database_url(), FANOUT_OWED_AFTER_S="60", FANOUT_SWEEP_EVERY_S="30"
+        own_redis.url, suite_database_url(), FANOUT_OWED_AFTER_S="60", FANOUT_SWEEP_EVERY_S="30"
     )
     stack = ChaosStack(tmp_path, env)
-    clock = ConsistencyClock(test_database_url(), timeout=scale.settle_s)
+    clock = ConsistencyClock(suite_database_url(), timeout=scale.settle_s)
     killed = []
     with running(stack):
         load = Load(stack.url, world.tokens, world.pairs, rate=scale.kill_rate)
@@ -206,7 +206,7 @@ def test_redis_stopped_and_restarted_loses_no_accepted_like(
 ) -> None:
     world = build_world(scale.redis_likers, scale.redis_posts, seed=2)
     stack = test_db_stack
-    clock = ConsistencyClock(test_database_url(), timeout=scale.settle_s)
+    clock = ConsistencyClock(suite_database_url(), timeout=scale.settle_s)
     with running(stack):
         load = Load(stack.url, world.tokens, world.pairs, rate=scale.redis_rate)
         load.start()
