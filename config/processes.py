@@ -240,7 +240,7 @@ class Supervisor:
         every process group it had started."""
         if self.proc is None:
             return
-        pids: list[int] = []
+        pids = list(self.started.values())  # what is known if the socket does not answer
         if self.proc.poll() is None:
             with contextlib.suppress(OSError, xmlrpc.client.Error):
                 pids = [p["pid"] for p in self.rpc.getAllProcessInfo() if p["pid"]]
