@@ -192,7 +192,9 @@ class ConsistencyClock:
             row = conn.execute("SELECT coalesce(max(id), 0) FROM likes_like").fetchone()
         index = len(self.seconds)
         self.seconds.append(None)
-        thread = threading.Thread(target=self._watch, args=(index, row[0] if row else 0, at))
+        thread = threading.Thread(
+            target=self._watch, args=(index, row[0] if row else 0, at), daemon=True
+        )
         thread.start()
         self._threads.append(thread)
 
