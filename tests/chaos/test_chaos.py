@@ -15,6 +15,7 @@ adds a row to the table printed at the end; ``make chaos`` runs them at full siz
 from __future__ import annotations
 
 import random
+import re
 import subprocess
 import sys
 import time
@@ -164,15 +165,15 @@ def test_kill9_of_pool_children_is_repaired_by_redelivery_not_the_sweeper(
     dies (``reject_on_worker_lost``), so the worker runs them again at once: every like
     stored before a kill is in every feed seconds later, not after the sweeper's minute
     (production timings here: owed after 60 s, a sweep every 30 s)."""
-    world = build_world(scale.kill_likers, scale.kill_posts, seed=4)
+    world = build_world(scale.pool_likers, scale.pool_posts, seed=4)
     env = stack_env(
         own_redis.url, suite_database_url(), FANOUT_OWED_AFTER_S="60", FANOUT_SWEEP_EVERY_S="30"
     )
     stack = ChaosStack(tmp_path, env)
     clock = ConsistencyClock(suite_database_url(), timeout=scale.settle_s)
-    killed = []
+    killed, owed_at_kill = [], []
     with running(stack):
-        load = Load(stack.url, world.tokens, world.pairs, rate=scale.kill_rate)
+        load = Load(stack.url, world.tokens, world.pairs, rate=scale.pool_rate)
         load.start()
         for fraction in (0.25, 0.5, 0.75):
             wait_sent(load, fraction)
@@ -181,6 +182,7 @@ def test_kill9_of_pool_children_is_repaired_by_redelivery_not_the_sweeper(
                 + stack.kill9_pool_children("worker-bulk")
             )
             clock.mark()
+            owed_at_kill.append(Like.objects.filter(fanned_out_at__isnull=True).count())
         answers = load.join()
         audit = audit_run(
             Audit("kill -9 pool children x3"), answers=answers, rows=orm_rows,
@@ -189,16 +191,29 @@ def test_kill9_of_pool_children_is_repaired_by_redelivery_not_the_sweeper(
         )  # fmt: skip
         audit.consistent_s = clock.join()
         audit.restarts = dict(stack.restarts)
+        swept = re.findall(
+            rb"sweep_owed_fanouts\[[^\]]+\] succeeded in \S+ (\d+)",
+            (stack.logdir / "worker-fanout.log").read_bytes(),
+        )
     audit.notes = (
-        f"pool processes SIGKILLed at 25%, 50% and 75% of the run ({killed} each time); "
-        "sweeper at production timings (60 s owed, every 30 s); goal: consistent within 5 s"
+        f"{len(world.pairs)} likes at {scale.pool_rate:.0f}/s; pool processes SIGKILLed at "
+        f"25%, 50% and 75% of the run ({killed}); likes owed a fan-out right after each kill "
+        f"(the backlog the seconds include): {owed_at_kill}; sweeper at production timings "
+        f"(60 s owed, every 30 s), likes it re-queued: {sum(map(int, swept))}"
     )
+    kept_up = max(owed_at_kill) <= 5 * scale.pool_rate  # behind by at most 5 s of likes
+    if not kept_up:
+        audit.notes += "; the fan-out was behind the load: the seconds include that backlog"
     record.append(audit)
     assert audit.ok == audit.sent
     assert not audit.failures(), audit
-    # Repaired by redelivery, not by the sweeper: it would need a minute (a bound that is
-    # about which mechanism acted, not the machine's speed; the table shows the seconds).
-    assert all(s is not None and s < 60 for s in audit.consistent_s), audit.consistent_s
+    if kept_up:
+        # Repaired by redelivery: the sweeper acts only on likes owed for 60 s, so a feed
+        # complete sooner was not its doing (and it re-queued nothing). Where the machine
+        # could not keep up with the load, a backlog alone can take longer than that, so
+        # this says which mechanism acted only when it did keep up.
+        assert all(s is not None and s < 60 for s in audit.consistent_s), audit.consistent_s
+        assert not any(int(n) for n in swept), swept
 
 
 def test_redis_stopped_and_restarted_loses_no_accepted_like(
