@@ -72,9 +72,8 @@ class Kind:
     ``standing(ids)``: which still exist (checked after the writes, for the cleanup).
     ``done(ids)``: mark them fanned out; returns the ids this call marked (each once).
     ``times(ids)``: when each standing event happened (a feed page drops the others).
-    ``outbox``: its rows are their own outbox (``owed`` lists what is still owed; the
-    sweeper re-queues it), so its task acknowledges on receipt; a kind without one is
-    queued on the late-ack task instead (see ``feed.tasks``).
+    ``owed(older_than)``: for a kind whose rows are their own outbox, the ids still owed a
+    fan-out after that long (the sweeper re-queues them); None for a kind without one.
     ``moves_count``: publish the post's like count to its viewers when it fans out.
     ``tells_actor``: send the actor a ``like.delivered`` once every feed holds it.
     Other apps add what follows a completed fan-out with ``after_done``.
@@ -85,7 +84,6 @@ class Kind:
     standing: Callable[[Collection[int]], set[int]]
     done: Callable[[list[int]], set[int]]
     times: Callable[[Collection[int]], dict[int, datetime]]
-    outbox: bool = False
     owed: Callable[[timedelta], list[int]] | None = None
     moves_count: bool = False
     tells_actor: bool = False
@@ -418,7 +416,8 @@ def _posts_times(ids: Collection[int]) -> dict[int, datetime]:
     return {p.pk: p.created_at for p in social_selectors.posts_by_id(post_ids=ids).values()}
 
 
-# A post has no outbox (nothing marks it done; a re-run adds nothing), so its task acks late.
+# A post has no outbox (nothing marks it done; a re-run adds nothing): its late-acked task is
+# redelivered if its worker dies.
 POST = Kind(
     name="post",
     load=_posts_load,

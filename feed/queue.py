@@ -32,18 +32,15 @@ from typing import Any
 from django.db import transaction
 
 from . import tasks
-from .fanout import kind_of
 
 log = logging.getLogger(__name__)
 
 
 def fanout_send(kind: str, ids: list[int]) -> None:
-    """Queue the fan-out of these events now: one message for the batch. A kind whose rows
-    are their own outbox goes to the task that acknowledges on receipt, any other to the
-    late-ack one (``feed.tasks`` says why)."""
+    """Queue the fan-out of these events now: one message for the batch (``feed.tasks``
+    says how it is acknowledged)."""
     if ids:
-        task = tasks.fanout if kind_of(kind).outbox else tasks.fanout_acked_late
-        task.delay(kind, list(ids))
+        tasks.fanout.delay(kind, list(ids))
 
 
 def unfanout_send(kind: str, items: list[tuple[int, int, int]]) -> None:

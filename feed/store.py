@@ -387,15 +387,19 @@ async def still_online(*, user_ids: Iterable[int]) -> None:
 
 
 def chunk_done(*, job: str, index: int, total: int) -> bool:
-    """Record that chunk ``index`` of a split job is done; True for the call that completes
-    the job (exactly once, even when a chunk task runs twice)."""
+    """Record that chunk ``index`` of a split job is done; True for every call that finds
+    the job complete, a chunk run again included. Not only for the call that added the last
+    chunk: that task's process may die before it completes the job (a pool child killed
+    between this and the completion; tests/chaos), and the redelivered chunk or the sweeper's
+    re-run must then complete it. The completion itself happens once (the like is marked
+    fanned out once, and only that call tells the liker)."""
     key = f"{settings.REDIS_PREFIX}:job:{job}"
     pipe = get_redis().pipeline()
     pipe.sadd(key, index)
     pipe.scard(key)
     pipe.expire(key, 24 * 3600)
-    added, done, _ = pipe.execute()
-    return bool(added) and int(done) == total
+    _, done, _ = pipe.execute()
+    return int(done) == total
 
 
 def feeds_add_many(

@@ -2,27 +2,26 @@
 are safe to run twice. Nobody reads their results (``ignore_result`` is the project default).
 
 Every edge queues through ``feed.queue``; whatever the kind, a batch of ids goes to
-``fanout`` (or ``fanout_acked_late``: the same work, see below) and removals to ``unfanout``.
+``fanout`` and removals to ``unfanout``.
 
 Routing (``CELERY_TASK_ROUTES`` in settings): everything runs on the ``fanout`` queue except
-``fanout_chunk``, which goes to ``fanout_bulk``, served by its own worker with prefetch 1 and
-late acks, so a celebrity's million-follower like never sits in front of ordinary ones.
+``fanout_chunk``, which goes to ``fanout_bulk``, served by its own worker with prefetch 1,
+so a celebrity's million-follower like never sits in front of ordinary ones.
 
-Acknowledgement, chosen per task (tests/chaos/ measured both ways):
+Acknowledgement: every fan-out task acks late, and a pool process that dies mid-task hands
+its message back (``reject_on_worker_lost``), so its batch is redelivered at once: after a
+kill -9 of a pool child every feed is complete within seconds (``make chaos``, "s to
+consistent"), where an early ack left it to the sweeper's minute (60-90 s). All are safe to
+run twice (``ZADD NX``; an event is marked done once). A dead worker's unacked messages
+return after the broker's visibility timeout; likes, whose rows are their own outbox
+(``fanned_out_at IS NULL``), are also re-queued by the sweeper after FANOUT_OWED_AFTER_S.
 
-- ``fanout`` (kinds whose rows are their own outbox: likes) acknowledges on receipt. A
-  worker killed mid-task loses it, and the outbox (``fanned_out_at IS NULL``) has the
-  sweeper re-queue it within FANOUT_OWED_AFTER_S. Late acks would buy little here and cost
-  a lot: when the broker connection drops while late-ack tasks are running, each finishes
-  by acking on the dead channel, kombu raises an AttributeError there, and the worker exits
-  with "Unrecoverable error" (seen in the Redis outage scenario; kombu#582 and celery#4652
-  show the same class of crash).
-- ``fanout_acked_late`` (kinds without an outbox: posts), ``fanout_chunk`` (long: up to
-  FANOUT_BULK_CHUNK followers) and ``unfanout`` ack late, and a pool process that dies
-  mid-task hands its message back (``reject_on_worker_lost``); a dead worker's unacked
-  messages return after the broker's visibility timeout. All are safe to run twice. Their
-  worker can hit the crash above in a broker outage, so workers run under a supervisor
-  that restarts them.
+Late acks have one known cost: when the broker connection drops while late-ack tasks run,
+each finishes by acking on the dead channel, kombu raises there, and the worker logs
+"Unrecoverable error" and may hang in its warm shutdown (the Redis outage scenario; kombu#582
+and celery#4652 show the same class of crash). The supervision every stack runs under
+(``supervisord.conf``: autorestart, and ``config.processes``' liveness listener, which
+kills a worker still running 10 s after that line) restarts it.
 """
 
 from __future__ import annotations
@@ -51,13 +50,8 @@ def _fanout(kind: str, ids: list[int]) -> None:
             fanout_chunk.delay(kind, event_id, followers, index, len(ranges), after, upto)
 
 
-@shared_task(ignore_result=True)  # early ack: the outbox re-queues it (see above)
+@shared_task(**LATE_ACK)  # a dead pool child's batch is redelivered at once (issue 19.3)
 def fanout(kind: str, ids: list[int]) -> None:
-    _fanout(kind, ids)
-
-
-@shared_task(**LATE_ACK)
-def fanout_acked_late(kind: str, ids: list[int]) -> None:
     _fanout(kind, ids)
 
 

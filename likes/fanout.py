@@ -2,8 +2,8 @@
 to know about likes, provided by this app so that ``feed`` never imports ``likes``.
 
 Registered from ``LikesConfig.ready``. A like's row is its own outbox (``fanned_out_at IS
-NULL``: ``likes.outbox``), so its fan-out task acknowledges on receipt and the sweeper
-re-queues what is owed; it moves the post's like count, and the liker is told when every
+NULL``: ``likes.outbox``), so besides the task's redelivery the sweeper re-queues what is
+still owed; it moves the post's like count, and the liker is told when every
 follower's feed holds it (``like.delivered``). The post's author's mail hooks itself onto
 this kind (``notifications.apps``).
 """
@@ -54,7 +54,6 @@ LIKE = fanout.Kind(
     standing=_standing,
     done=_done,
     times=_times,
-    outbox=True,
     owed=_owed,
     moves_count=True,
     tells_actor=True,
