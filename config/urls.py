@@ -1,5 +1,4 @@
 from django.contrib import admin
-from django.http import HttpRequest, JsonResponse
 from django.urls import URLPattern, URLResolver, include, path, re_path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
@@ -9,7 +8,9 @@ from notifications import apis as notifications_apis
 from ops import views as ops_views
 from social import apis as social_apis
 
+from . import errors
 from .health import HealthApi
+from .throttling import throttled_admin_login
 
 
 class IdConverter:
@@ -47,17 +48,19 @@ api = [
 ]
 
 
-def api_not_found(request: HttpRequest, rest: str) -> JsonResponse:
-    return JsonResponse(
-        {"error": "not_found", "detail": f"no endpoint at {request.path}"}, status=404
-    )
-
-
 urlpatterns: list[URLPattern | URLResolver] = [
     path("api/", include((api, "api"))),
-    re_path(r"^api/(?P<rest>.*)$", api_not_found),
+    re_path(r"^api/(?P<rest>.*)$", errors.api_not_found),
+    # The admin's log-in, limited per address and username (config.throttling).
+    path("admin/login/", throttled_admin_login(admin.site.login)),
     path("admin/", admin.site.urls),
     path("ops/", include("ops.urls")),
     path("metrics", ops_views.metrics_view, name="metrics"),  # Prometheus' default path
     path("", include("frontend.urls")),
 ]
+
+# Django's error pages, in the one JSON format under /api/ (config.errors).
+handler400 = errors.bad_request
+handler403 = errors.permission_denied
+handler404 = errors.not_found
+handler500 = errors.server_error
