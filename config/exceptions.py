@@ -16,6 +16,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from config.parsers import PayloadTooLarge
+
 log = logging.getLogger(__name__)
 
 
@@ -42,14 +44,6 @@ class Invalid(DomainError):
 class ServiceUnavailable(DomainError):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     code = "unavailable"
-
-
-class PayloadTooLarge(exceptions.APIException):
-    """A request body over ``DATA_UPLOAD_MAX_MEMORY_SIZE``: 413, never read whole."""
-
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_code = "too_large"
-    default_detail = "the request body is too large"
 
 
 def is_api(request: HttpRequest) -> bool:

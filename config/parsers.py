@@ -17,10 +17,9 @@ from collections.abc import Mapping
 from typing import IO, Any
 
 from django.conf import settings
-from rest_framework.exceptions import ParseError
+from rest_framework import status
+from rest_framework.exceptions import APIException, ParseError
 from rest_framework.parsers import JSONParser
-
-from config.exceptions import PayloadTooLarge
 
 # Deeper than any body of the contract (an object of scalars, depth 1) by far, and far below
 # where the json module or a recursive walk could run out of stack.
@@ -30,6 +29,15 @@ JSON_MAX_DEPTH = 32
 UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+class PayloadTooLarge(APIException):
+    """A request body over ``DATA_UPLOAD_MAX_MEMORY_SIZE``: 413, never read whole. (Here,
+    not in ``config.exceptions``: DRF imports this module while that one is loading.)"""
+
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "too_large"
+    default_detail = "the request body is too large"
 
 
 def json_depth_exceeds(raw: bytes, limit: int = JSON_MAX_DEPTH) -> bool:

@@ -1,6 +1,5 @@
 from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path, re_path, register_converter
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from feed import apis as feed_apis
 from likes import apis as likes_apis
@@ -9,6 +8,7 @@ from ops import views as ops_views
 from social import apis as social_apis
 
 from . import errors
+from .api import SchemaApi, SwaggerApi
 from .health import HealthApi
 from .throttling import throttled_admin_login
 
@@ -43,8 +43,8 @@ api = [
     path("posts/<id:post_id>/like/", likes_apis.LikeApi.as_view(), name="like"),
     path("feed/", feed_apis.FeedApi.as_view(), name="feed"),
     path("health/", HealthApi.as_view(), name="health"),
-    path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="swagger-ui"),
+    path("schema/", SchemaApi.as_view(), name="schema"),
+    path("docs/", SwaggerApi.as_view(url_name="api:schema"), name="swagger-ui"),
 ]
 
 
