@@ -10,6 +10,7 @@ from rest_framework import serializers
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 if TYPE_CHECKING:
     from social.models import User
@@ -53,17 +54,15 @@ def viewer(request: Request) -> User:
     return cast("User", request.user)
 
 
-class JsonErrors:
+class JsonErrors(APIView):
     """For views whose success is not JSON (the schema's YAML, Swagger's page): their
     refusals still are, as everything under /api/. Without it a ``POST /api/docs/`` was a
     500 (the HTML renderer has no template for a 405) and the schema's 405 was YAML."""
 
-    request: Request
-
     def handle_exception(self, exc: Exception) -> Response:
         self.request.accepted_renderer = JSONRenderer()
         self.request.accepted_media_type = JSONRenderer.media_type
-        return super().handle_exception(exc)  # type: ignore[misc]
+        return super().handle_exception(exc)
 
 
 class SchemaApi(JsonErrors, SpectacularAPIView):

@@ -121,7 +121,8 @@ def test_unstorable_text_in_a_header_is_a_400_on_every_route(route, header, bad,
         "HTTP_AUTHORIZATION": f"Token {token}{bad}",
         "HTTP_COOKIE": f"sessionid=abc{bad}def; csrftoken=x",
     }.get(header, f"v{bad}")
-    answer = Client().post(path, data={}, content_type="application/json", **{header: value})
+    extra: dict[str, Any] = {header: value}
+    answer = Client().post(path, data={}, content_type="application/json", **extra)
     assert_json_error(answer, 400)
 
 
