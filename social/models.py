@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Length
 from django.db.models.lookups import GreaterThanOrEqual
@@ -26,6 +28,14 @@ class User(AbstractUser):
 
     # null, not "": rows without a key must not collide with each other.
     username_key = models.CharField(max_length=150, unique=True, null=True, editable=False)  # noqa: DJ001
+
+    def validate_unique(self, exclude: Collection[str] | None = None) -> None:
+        """The admin's forms refuse a look-alike of a taken name as they refuse a taken name
+        (the database's constraint would otherwise answer them with an IntegrityError)."""
+        super().validate_unique(exclude)
+        taken = User.objects.filter(username_key=username_key(self.username)).exclude(pk=self.pk)
+        if taken.exists():
+            raise ValidationError({"username": "A user with a name this similar already exists."})
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         # Derived from the username, so kept here rather than in each service that writes

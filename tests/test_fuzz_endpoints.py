@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import uuid
 from typing import Any
 from urllib.parse import quote
@@ -193,3 +194,30 @@ def _live_token(url: str, make_user: Any) -> str:
     if url not in _tokens:
         _tokens[url] = make_user()["token"]
     return _tokens[url]
+
+
+RAW_REQUESTS = [
+    # The like fast path (likes.asgi) reads the token before Django does.
+    b"POST /api/posts/1/like/ HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Token a\x00b\r\n",
+    b"POST /api/posts/1/like/ HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Token \xed\xa0\x80\r\n",
+    b"DELETE /api/posts/1%00/like/ HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Token x\r\n",
+    b"GET /api/users/a%00b/ HTTP/1.1\r\nHost: 127.0.0.1\r\n",
+    b"GET /api/users/a%ED%A0%80b/ HTTP/1.1\r\nHost: 127.0.0.1\r\n",
+    b"GET /api/me/ HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: sessionid=a\x00b\r\n",
+    b"GET /api/feed/?before=%00 HTTP/1.1\r\nHost: 127.0.0.1\r\n",
+    b"GET /api/me/ HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Token \xff\xfe\r\n",
+]
+
+
+@pytest.mark.parametrize("head", RAW_REQUESTS)
+def test_raw_bytes_a_client_library_would_refuse_to_send_are_never_a_5xx(head, live_server_url):
+    """What httpx will not send (NUL and non-UTF-8 bytes in headers), over a plain socket:
+    uvicorn refuses it (400) or it reaches the app, which answers 4xx."""
+    url = httpx.URL(live_server_url)
+    with socket.create_connection((url.host, url.port), timeout=10) as conn:
+        conn.sendall(head + b"Content-Length: 0\r\nConnection: close\r\n\r\n")
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    status = int(answer.split(b" ", 2)[1]) if answer else 400  # closed unanswered: refused
+    assert status < 500, answer[:500]

@@ -106,3 +106,14 @@ def test_names_in_one_script_or_a_real_mix_are_accepted(name, db):
     assert not mixed_script(name)
     answer = register(name + str(random.randrange(10**6)))
     assert answer.status_code == 201, answer.content
+
+
+def test_a_look_alike_is_refused_by_the_models_validation_too(db):
+    """What the admin's forms run (full_clean): a 400-like form error, not an IntegrityError."""
+    from django.core.exceptions import ValidationError
+
+    name = f"carol{uuid.uuid4().hex[:4]}"
+    User.objects.create_user(username=name, password=PASSWORD)
+    with pytest.raises(ValidationError) as refused:
+        User(username=name.upper()).full_clean(exclude=["password"])
+    assert "username" in refused.value.message_dict
