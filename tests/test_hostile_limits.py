@@ -230,3 +230,36 @@ def test_admin_log_in_attempts_are_limited_per_address_and_username(db):
     assert_throttled(refusal, 60)
     # The admin's own page is untouched otherwise.
     assert Client(REMOTE_ADDR=an_address()).get("/admin/login/").status_code == 200
+
+
+# --- over HTTP: what the server in front of Django does with the header counts too ----------
+
+LIVE_LOGIN_LIMIT = 10  # THROTTLE_RATE_LOGIN's default: the live stack runs with it
+
+
+def test_over_http_a_forged_x_forwarded_for_does_not_buy_fresh_login_attempts(
+    live_server_url, make_user
+):
+    """The finding as the issue made it, against the real server. uvicorn trusts
+    X-Forwarded-For from 127.0.0.1 unless started with ``--no-proxy-headers`` (its
+    ``FORWARDED_ALLOW_IPS`` default), and rewrites the peer's address from it before Django
+    sees the request, so the web server must leave the header to ``TRUSTED_PROXY_COUNT``."""
+    import httpx
+
+    victim = make_user()
+
+    def attempt(i: int) -> Any:
+        return httpx.post(
+            f"{live_server_url}/api/auth/login/",
+            json={"username": victim["username"], "password": "wrong"},
+            headers={"X-Forwarded-For": f"203.0.113.{i}"},
+        )
+
+    assert_throttled_http(first_refusal(attempt, 2 * LIVE_LOGIN_LIMIT + 1), 60)
+
+
+def assert_throttled_http(answer: Any, window: int) -> None:
+    assert answer is not None, "never throttled: a forged X-Forwarded-For bought fresh attempts"
+    assert answer.status_code == 429
+    assert answer.json()["error"] == "throttled"
+    assert 1 <= int(answer.headers["Retry-After"]) <= window
