@@ -44,6 +44,10 @@ CONTENT_TYPES = [
     "",
 ]
 
+# What browsers, scripts and odd clients ask for: the answer is JSON under /api/ whatever.
+ACCEPTS = ["", "*/*", "application/json", "text/html", "text/html,application/xhtml+xml,*/*;q=0.8",
+           "application/xml", "text/plain;q=0.1", "image/png"]  # fmt: skip
+
 
 def encoded(text: str) -> str:
     """Text as a client puts it in a URL (lone surrogates as their would-be UTF-8 bytes)."""
@@ -100,6 +104,7 @@ def requests(draw: Any, routes: list[str]) -> dict[str, Any]:
         "content_type": draw(st.sampled_from(CONTENT_TYPES)),
         "auth": draw(st.sampled_from(["none", "token", "session", "garbage"])),
         "forwarded": draw(st.none() | st.text(max_size=40)),
+        "accept": draw(st.sampled_from(ACCEPTS)),
     }
 
 
@@ -137,6 +142,8 @@ def test_no_request_to_any_endpoint_gets_a_5xx_or_html_under_api(request, people
         client.force_login(people["user"])
     if request["forwarded"] is not None:
         headers["HTTP_X_FORWARDED_FOR"] = request["forwarded"]
+    if request["accept"]:
+        headers["HTTP_ACCEPT"] = request["accept"]
     answer = client.generic(
         request["method"],
         request["path"],
@@ -160,6 +167,8 @@ def test_no_request_over_http_gets_a_5xx_or_html_under_api(request, live_server_
     headers: dict[bytes, bytes] = {}
     if request["content_type"]:
         headers[b"Content-Type"] = request["content_type"].encode()
+    if request["accept"]:
+        headers[b"Accept"] = request["accept"].encode()
     if request["auth"] in ("token", "session"):
         headers[b"Authorization"] = f"Token {token}".encode()
     elif request["auth"] == "garbage":
