@@ -6,8 +6,9 @@ session lookup or the token lookup), a Redis key (unencodable: a 500 at the thro
 a log line. Refused here, once, before ``SessionMiddleware`` reads the cookie and before any
 view, with a 400; and a body whose declared length is over ``DATA_UPLOAD_MAX_MEMORY_SIZE``
 with a 413 before anything reads it. Under ``/api/`` both in the one error format; elsewhere
-as plain text. JSON bodies are checked by ``config.parsers.BoundedJSONParser``; form bodies
-by Django's forms (``ProhibitNullCharactersValidator``).
+as plain text. On the way out, an error under ``/api/`` that is not JSON becomes JSON.
+JSON bodies are checked by ``config.parsers.BoundedJSONParser``; form bodies by Django's
+forms (``ProhibitNullCharactersValidator``).
 """
 
 from __future__ import annotations
@@ -62,4 +63,37 @@ class HostileInputMiddleware:
             if is_api(request):
                 return error_json(code="too_large", detail=detail, status_code=413)
             return HttpResponse(detail, status=413, content_type="text/plain; charset=utf-8")
-        return self.get_response(request)
+        response = self.get_response(request)
+        if is_api(request) and response.status_code >= 400 and not _is_json(response):
+            return _as_json(response)
+        return response
+
+
+# The error code of the one format for an answer that left Django's stack without one.
+_CODES = {
+    400: "invalid", 401: "not_authenticated", 403: "permission_denied", 404: "not_found",
+    405: "method_not_allowed", 413: "too_large", 429: "throttled", 503: "unavailable",
+}  # fmt: skip
+_KEPT_HEADERS = ("Retry-After", "Allow", "WWW-Authenticate")
+
+
+def _is_json(response: HttpResponse) -> bool:
+    return str(response.get("Content-Type", "")).startswith("application/json")
+
+
+def _as_json(response: HttpResponse) -> HttpResponse:
+    """The last guard of "every error under /api/ is JSON": an error page that some layer
+    rendered as HTML anyway (Django's DEBUG pages for a ``SuspiciousOperation`` such as an
+    unknown Host, which skip ``handler400``) becomes the one format, with the same status.
+    The handlers of ``config.errors`` and DRF's answer JSON first; this only catches the
+    rest, and the original was already logged by ``django.request``."""
+    status = response.status_code
+    answer = error_json(
+        code=_CODES.get(status, "error"),
+        detail=f"{status} {response.reason_phrase}".lower(),
+        status_code=status,
+    )
+    for header in _KEPT_HEADERS:
+        if header in response:
+            answer[header] = response[header]
+    return answer

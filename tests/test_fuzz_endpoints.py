@@ -34,7 +34,9 @@ API_ROUTES = ["/api/" + str(p.pattern) for p in urls.api]
 PAGES = ["/", "/login/", "/signup/", "/u/<str:username>/", "/admin/login/", "/metrics"]
 NOT_JSON_BY_DESIGN = ("/api/docs/", "/api/schema/")  # Swagger's page, the schema's YAML
 API_STATUSES = {200, 201, 204, 400, 401, 403, 404, 405, 406, 413, 415, 429}
-METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE", "PROPFIND"]
+# The Host header: allowed, unknown (Django's DisallowedHost: a 400 from handler400), broken.
+HOSTS = [None, "evil.example", "127.0.0.1:1", "[::1", "a b", "localhost:99999"]
 CONTENT_TYPES = [
     "application/json",
     "application/json; charset=latin-1",
@@ -105,6 +107,7 @@ def requests(draw: Any, routes: list[str]) -> dict[str, Any]:
         "auth": draw(st.sampled_from(["none", "token", "session", "garbage"])),
         "forwarded": draw(st.none() | st.text(max_size=40)),
         "accept": draw(st.sampled_from(ACCEPTS)),
+        "host": draw(st.sampled_from(HOSTS)),
     }
 
 
@@ -144,6 +147,8 @@ def test_no_request_to_any_endpoint_gets_a_5xx_or_html_under_api(request, people
         headers["HTTP_X_FORWARDED_FOR"] = request["forwarded"]
     if request["accept"]:
         headers["HTTP_ACCEPT"] = request["accept"]
+    if request["host"] is not None:
+        headers["HTTP_HOST"] = request["host"]
     answer = client.generic(
         request["method"],
         request["path"],
@@ -169,6 +174,8 @@ def test_no_request_over_http_gets_a_5xx_or_html_under_api(request, live_server_
         headers[b"Content-Type"] = request["content_type"].encode()
     if request["accept"]:
         headers[b"Accept"] = request["accept"].encode()
+    if request["host"] is not None:
+        headers[b"Host"] = request["host"].encode()
     if request["auth"] in ("token", "session"):
         headers[b"Authorization"] = f"Token {token}".encode()
     elif request["auth"] == "garbage":

@@ -272,6 +272,14 @@ def test_a_refused_csrf_check_under_api_is_json(someone):
     assert_json_error(answer, 403)
 
 
+@pytest.mark.parametrize("debug", [False, True])
+def test_an_unknown_host_under_api_is_a_json_400_with_or_without_debug(debug, settings, db):
+    settings.DEBUG = debug  # DEBUG renders a SuspiciousOperation as HTML, past handler400
+    answer = Client().get("/api/feed/", HTTP_HOST="evil.example")
+    assert_json_error(answer, 400)
+    assert Client().get("/login/", HTTP_HOST="evil.example").status_code == 400
+
+
 def test_django_error_handlers_answer_json_under_api(rf):
     from config import errors
 
