@@ -31,7 +31,7 @@ def unstorable_part(request: HttpRequest) -> str | None:
     if UNSTORABLE.search(request.path):
         return "the path"
     query = request.META.get("QUERY_STRING", "")
-    if UNSTORABLE.search(unquote(query, errors="surrogateescape")) or UNSTORABLE.search(query):
+    if UNSTORABLE.search(unquote(query, errors="replace")) or UNSTORABLE.search(query):
         return "the query string"
     for name, value in request.META.items():
         client_sent = name.startswith("HTTP_") or name in _CLIENT_META
