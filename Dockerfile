@@ -40,4 +40,4 @@ RUN DATABASE_URL=postgresql://build/unused REDIS_URL=redis://build:6379/0 \
 USER likefeed
 
 EXPOSE 8000
-CMD ["uvicorn", "config.asgi:application", "--host", "0.0.0.0", "--port", "8000"]
+CMD ["uvicorn", "config.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--no-proxy-headers"]

@@ -5,8 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, cast
 
 from drf_spectacular.utils import inline_serializer
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework import serializers
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
 if TYPE_CHECKING:
     from social.models import User
@@ -48,3 +52,22 @@ def viewer(request: Request) -> User:
     """The authenticated user of a request that the view's permission let through."""
     assert request.user.is_authenticated, "view reached without authentication"
     return cast("User", request.user)
+
+
+class JsonErrors(APIView):
+    """For views whose success is not JSON (the schema's YAML, Swagger's page): their
+    refusals still are, as everything under /api/. Without it a ``POST /api/docs/`` was a
+    500 (the HTML renderer has no template for a 405) and the schema's 405 was YAML."""
+
+    def handle_exception(self, exc: Exception) -> Response:
+        self.request.accepted_renderer = JSONRenderer()
+        self.request.accepted_media_type = JSONRenderer.media_type
+        return super().handle_exception(exc)
+
+
+class SchemaApi(JsonErrors, SpectacularAPIView):
+    http_method_names = ["get", "head"]
+
+
+class SwaggerApi(JsonErrors, SpectacularSwaggerView):
+    http_method_names = ["get", "head"]

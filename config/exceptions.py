@@ -9,12 +9,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.db import InterfaceError, OperationalError
-from django.http import Http404
+from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
+
+from config.parsers import PayloadTooLarge
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +46,16 @@ class ServiceUnavailable(DomainError):
     code = "unavailable"
 
 
+def is_api(request: HttpRequest) -> bool:
+    """Whether the contract's rule holds for this request: everything under /api/ is JSON."""
+    return request.path.startswith("/api/")
+
+
+def error_json(*, code: str, detail: str, status_code: int) -> JsonResponse:
+    """The one error body, for answers given outside DRF (middleware, Django's handlers)."""
+    return JsonResponse({"error": code, "detail": detail}, status=status_code)
+
+
 # A client told 503 may retry after this many seconds (the header makes it machine-readable).
 RETRY_AFTER_S = 5
 DATABASE_UNAVAILABLE = (
@@ -64,6 +76,8 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         if exc.status_code == status.HTTP_503_SERVICE_UNAVAILABLE:
             answer["Retry-After"] = str(RETRY_AFTER_S)
         return answer
+    if isinstance(exc, RequestDataTooBig):
+        exc = PayloadTooLarge()
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):

@@ -1,4 +1,5 @@
-"""Rate limits kept in Redis: per-user likes and login attempts, answered 429 + Retry-After.
+"""Rate limits kept in Redis, answered 429 + Retry-After: likes, posts and follows per user;
+sign-ups per address; API and admin log-ins per address and username.
 
 Why not DRF's ``SimpleRateThrottle``: it keeps a list of timestamps in the cache and does a
 read, then a write (two round trips, and two concurrent requests can both read the old list
@@ -22,18 +23,24 @@ taking Redis down).
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 import logging
+import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 import redis
 from django.conf import settings
+from django.http import HttpRequest, HttpResponse
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
-from config.exceptions import ServiceUnavailable
+from config.exceptions import RETRY_AFTER_S, ServiceUnavailable, error_json
 from config.redis import get_async_redis, get_redis
 from config.settings.env import parse_rate
+from social.usernames import username_key
 
 log = logging.getLogger(__name__)
 
@@ -145,11 +152,36 @@ async def like_allowed(*, user_id: int, username: str) -> bool:
     return await throttle.allow_ident(throttle.ident_of(user_id=user_id, username=username))
 
 
+def client_address(request: Request) -> str:
+    """The address a limit counts: DRF's ``get_ident`` (the socket's peer, or with
+    ``NUM_PROXIES`` = ``TRUSTED_PROXY_COUNT`` the address that many proxies back in
+    ``X-Forwarded-For``), kept only if it is an IP address: a forged header's text never
+    becomes a key, and with no proxy trusted the header is not read at all."""
+    ident = BaseThrottle().get_ident(request)
+    try:
+        return str(ipaddress.ip_address(ident.strip()))
+    except ValueError:
+        return str(request.META.get("REMOTE_ADDR", ""))
+
+
+class PerUserRateThrottle(RedisRateThrottle):
+    """A limit per signed-in user (anonymous requests are refused by the view anyway)."""
+
+    def ident(self, request: Request) -> str | None:
+        user = request.user
+        if not user.is_authenticated or is_exempt(user.get_username()):
+            return None
+        return str(user.pk)
+
+
 class LoginRateThrottle(RedisRateThrottle):
     """Login attempts per (client address, username) (``THROTTLE_RATES["login"]``).
 
     Keyed by both, as django-axes does by default: by username alone, anyone could lock a
     victim out by failing on purpose; by address alone, one office's NAT would share a limit.
+    The username is counted as log-in finds it (``social.usernames.username_key``), so
+    ``" Dave\t"``, a full-width ``DAVE`` or a look-alike spelling share ``dave``'s count;
+    the address is ``client_address``.
     """
 
     scope = "login"
@@ -157,7 +189,65 @@ class LoginRateThrottle(RedisRateThrottle):
 
     def ident(self, request: Request) -> str | None:
         data = request.data if isinstance(request.data, dict) else {}
-        username = str(data.get("username", ""))[:150].lower()
+        username = data.get("username", "")
+        username = username_key(username if isinstance(username, str) else "")[:150]
         if is_exempt(username):
             return None
-        return f"{self.get_ident(request)}:{username}"
+        return f"{client_address(request)}:{username}"
+
+
+class RegisterRateThrottle(RedisRateThrottle):
+    """Sign-ups per client address (``THROTTLE_RATES["register"]``): each account brings
+    its own like allowance, so unlimited sign-ups would undo every per-user limit."""
+
+    scope = "register"
+    fail_open = False
+
+    def ident(self, request: Request) -> str | None:
+        return client_address(request)
+
+
+class PostRateThrottle(PerUserRateThrottle):
+    """Posts per user (``THROTTLE_RATES["post"]``)."""
+
+    scope = "post"
+
+
+class FollowRateThrottle(PerUserRateThrottle):
+    """Follows and unfollows per user (``THROTTLE_RATES["follow"]``)."""
+
+    scope = "follow"
+
+
+def admin_login_wait(request: HttpRequest) -> float | None:
+    """``/admin/login/``'s limit (``THROTTLE_RATES["admin_login"]``), per address and
+    username as ``LoginRateThrottle``: None to go on, else seconds to wait. Django's admin
+    is no DRF view, so this is the same counter called from ``throttled_admin_login``."""
+    limit, window = parse_rate(settings.THROTTLE_RATES["admin_login"])
+    username = username_key(str(request.POST.get("username", "")))[:150]
+    ident = f"{client_address(Request(request))}:{username}"
+    try:
+        return hit(scope="admin_login", ident=ident, limit=limit, window=window)
+    except redis.RedisError as exc:
+        log.warning("admin login refused, the rate limiter is unavailable: %s", exc)
+        return float(RETRY_AFTER_S)
+
+
+def throttled_admin_login(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Wrap the admin's login view: a POST past the limit is 429 with Retry-After."""
+
+    @functools.wraps(view)
+    def login(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.method == "POST":
+            wait = admin_login_wait(request)
+            if wait is not None:
+                answer = error_json(
+                    code="throttled",
+                    detail=f"too many log-in attempts; try again in {math.ceil(wait)} s",
+                    status_code=429,
+                )
+                answer["Retry-After"] = str(max(1, math.ceil(wait)))
+                return answer
+        return view(request, *args, **kwargs)
+
+    return login

@@ -1,7 +1,5 @@
 from django.contrib import admin
-from django.http import HttpRequest, JsonResponse
 from django.urls import URLPattern, URLResolver, include, path, re_path, register_converter
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from feed import apis as feed_apis
 from likes import apis as likes_apis
@@ -9,7 +7,10 @@ from notifications import apis as notifications_apis
 from ops import views as ops_views
 from social import apis as social_apis
 
+from . import errors
+from .api import SchemaApi, SwaggerApi
 from .health import HealthApi
+from .throttling import throttled_admin_login
 
 
 class IdConverter:
@@ -42,22 +43,24 @@ api = [
     path("posts/<id:post_id>/like/", likes_apis.LikeApi.as_view(), name="like"),
     path("feed/", feed_apis.FeedApi.as_view(), name="feed"),
     path("health/", HealthApi.as_view(), name="health"),
-    path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="swagger-ui"),
+    path("schema/", SchemaApi.as_view(), name="schema"),
+    path("docs/", SwaggerApi.as_view(url_name="api:schema"), name="swagger-ui"),
 ]
-
-
-def api_not_found(request: HttpRequest, rest: str) -> JsonResponse:
-    return JsonResponse(
-        {"error": "not_found", "detail": f"no endpoint at {request.path}"}, status=404
-    )
 
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("api/", include((api, "api"))),
-    re_path(r"^api/(?P<rest>.*)$", api_not_found),
+    re_path(r"^api/(?P<rest>.*)$", errors.api_not_found),
+    # The admin's log-in, limited per address and username (config.throttling).
+    path("admin/login/", throttled_admin_login(admin.site.login)),
     path("admin/", admin.site.urls),
     path("ops/", include("ops.urls")),
     path("metrics", ops_views.metrics_view, name="metrics"),  # Prometheus' default path
     path("", include("frontend.urls")),
 ]
+
+# Django's error pages, in the one JSON format under /api/ (config.errors).
+handler400 = errors.bad_request
+handler403 = errors.permission_denied
+handler404 = errors.not_found
+handler500 = errors.server_error

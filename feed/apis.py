@@ -10,8 +10,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import ERRORS, validated, validated_query, viewer
+from config.api import ERRORS, THROTTLED, validated, validated_query, viewer
 from config.exceptions import Invalid
+from config.throttling import FollowRateThrottle, PostRateThrottle
 from social import selectors as social_selectors
 from social.render import post_json
 from social.serializers import PostIn, PostOut
@@ -21,7 +22,9 @@ from .serializers import FeedPageOut, FeedQueryIn, FollowOut
 
 
 class PostCreateApi(APIView):
-    @extend_schema(request=PostIn, responses={201: PostOut, **ERRORS}, tags=["posts"])
+    throttle_classes = [PostRateThrottle]
+
+    @extend_schema(request=PostIn, responses={201: PostOut, **THROTTLED}, tags=["posts"])
     def post(self, request: Request) -> Response:
         data = validated(PostIn, request)
         post = services.post_publish(author=viewer(request), body=data["body"])
@@ -41,13 +44,15 @@ class PostApi(APIView):
 
 
 class FollowApi(APIView):
-    @extend_schema(request=None, responses={200: FollowOut, **ERRORS}, tags=["social"])
+    throttle_classes = [FollowRateThrottle]
+
+    @extend_schema(request=None, responses={200: FollowOut, **THROTTLED}, tags=["social"])
     def put(self, request: Request, username: str) -> Response:
         followee = social_selectors.user_get(username=username)
         services.follow(follower=viewer(request), followee=followee)
         return Response({"following": True})
 
-    @extend_schema(request=None, responses={200: FollowOut, **ERRORS}, tags=["social"])
+    @extend_schema(request=None, responses={200: FollowOut, **THROTTLED}, tags=["social"])
     def delete(self, request: Request, username: str) -> Response:
         followee = social_selectors.user_get(username=username)
         services.unfollow(follower=viewer(request), followee=followee)

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -335,15 +336,24 @@ def encode_cursor(ref: ItemRef) -> str:
     return base64.urlsafe_b64encode(f"{ref.score}|{ref.id}".encode()).decode().rstrip("=")
 
 
+# What encode_cursor writes: a score as Redis prints one (a finite number) and an item id.
+# Checked whole before Redis sees it: Python's float() also takes "nan", "1_0" and " 1",
+# which Redis refuses (a 500), and int() takes "١٢" or "+1" in an id.
+_CURSOR = re.compile(
+    r"(-?[0-9]{1,20}(?:\.[0-9]{1,20})?(?:e[-+]?[0-9]{1,3})?)"  # the score
+    r"\|(post(?::[0-9]{1,18}){2}|like(?::[0-9]{1,18}){3})"  # the item id
+)
+
+
 def decode_cursor(cursor: str) -> tuple[str, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        score, member = raw.split("|", 1)
-        float(score)
-        ItemRef.parse(member, score)
-    except (binascii.Error, UnicodeDecodeError, ValueError, IndexError) as exc:
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
         raise BadCursor(cursor) from exc
-    return score, member
+    match = _CURSOR.fullmatch(raw)
+    if match is None:
+        raise BadCursor(cursor)
+    return match[1], match[2]
 
 
 async def events_after(*, user_id: int, after: int, count: int = 1000) -> list[tuple[int, str]]:

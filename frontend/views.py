@@ -8,6 +8,7 @@ person send anyone else to the log-in page, which returns them afterwards (``?ne
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 LOGIN_URL = "frontend:login"
@@ -25,11 +26,23 @@ def user(request: HttpRequest, username: str) -> HttpResponse:
     return render(request, "frontend/user.html", {"profile_username": username})
 
 
+def safe_next(request: HttpRequest) -> str:
+    """Where to go after logging in: ``?next=`` if Django's own check says it stays on this
+    site (``url_has_allowed_host_and_scheme``, which also refuses ``/\\host`` and
+    ``//host``, both of which browsers follow off-site), else the home page. The page's
+    script follows only this value (``data-next``), never the query string itself."""
+    target = request.GET.get("next", "")
+    allowed = url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return target if target and allowed else "/"
+
+
 @ensure_csrf_cookie
 def login(request: HttpRequest) -> HttpResponse:
-    return render(request, "frontend/login.html")
+    return render(request, "frontend/login.html", {"next_url": safe_next(request)})
 
 
 @ensure_csrf_cookie
 def signup(request: HttpRequest) -> HttpResponse:
-    return render(request, "frontend/signup.html")
+    return render(request, "frontend/signup.html", {"next_url": safe_next(request)})

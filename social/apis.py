@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 
 from config.api import ERRORS, THROTTLED, validated, viewer
 from config.exceptions import Invalid
-from config.throttling import LoginRateThrottle
+from config.throttling import LoginRateThrottle, RegisterRateThrottle
 
 from . import selectors, services
 from .serializers import (
@@ -29,8 +29,9 @@ from .serializers import (
 class RegisterApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list[type] = []
+    throttle_classes = [RegisterRateThrottle]
 
-    @extend_schema(request=CredentialsIn, responses={201: AuthOut, **ERRORS}, tags=["auth"])
+    @extend_schema(request=CredentialsIn, responses={201: AuthOut, **THROTTLED}, tags=["auth"])
     def post(self, request: Request) -> Response:
         data = validated(CredentialsIn, request)
         user, token = services.user_create(username=data["username"], password=data["password"])
@@ -45,7 +46,8 @@ class LoginApi(APIView):
     @extend_schema(request=CredentialsIn, responses={200: AuthOut, **THROTTLED}, tags=["auth"])
     def post(self, request: Request) -> Response:
         data = validated(CredentialsIn, request)
-        user = authenticate(request._request, username=data["username"], password=data["password"])
+        username = selectors.user_login_name(username=data["username"])
+        user = authenticate(request._request, username=username, password=data["password"])
         if user is None:
             raise Invalid("wrong username or password")
         login(request._request, user)

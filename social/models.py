@@ -2,16 +2,49 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from typing import Any
+
 from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Length
 from django.db.models.lookups import GreaterThanOrEqual
+
+from .usernames import username_key
 
 POST_BODY_MAX = 500
 
 
 class User(AbstractUser):
-    """A Likefeed account (Django's user, swappable from day one)."""
+    """A Likefeed account (Django's user, swappable from day one).
+
+    ``username_key`` is the name's identity (``social.usernames.username_key``): unique, so
+    ``Alice``, a full-width ``alice`` and one with a Cyrillic ``a`` cannot sit beside
+    ``alice``, whichever way an account is made (sign-up, ``createsuperuser``, the admin).
+    Null only for rows written around the ORM (the load test's ``COPY``): those log in by
+    their exact name.
+    """
+
+    # null, not "": rows without a key must not collide with each other.
+    username_key = models.CharField(max_length=150, unique=True, null=True, editable=False)  # noqa: DJ001
+
+    def validate_unique(self, exclude: Collection[str] | None = None) -> None:
+        """The admin's forms refuse a look-alike of a taken name as they refuse a taken name
+        (the database's constraint would otherwise answer them with an IntegrityError)."""
+        super().validate_unique(exclude)
+        taken = User.objects.filter(username_key=username_key(self.username)).exclude(pk=self.pk)
+        if taken.exists():
+            raise ValidationError({"username": "A user with a name this similar already exists."})
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # Derived from the username, so kept here rather than in each service that writes
+        # a user: a key out of step with its name would let a look-alike in.
+        self.username_key = username_key(self.username)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "username" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "username_key"}
+        super().save(*args, **kwargs)
 
 
 class Follow(models.Model):

@@ -11,6 +11,7 @@ from django.db.models import Count, Exists, OuterRef, Q
 from config.exceptions import NotFound
 
 from .models import Follow, Post, User
+from .usernames import username_key
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +28,14 @@ def user_get(*, username: str) -> User:
         return User.objects.get(username=username)
     except User.DoesNotExist:
         raise NotFound(f"no user named {username!r}") from None
+
+
+def user_login_name(*, username: str) -> str:
+    """The stored name of the account a log-in names, however it is spelled (case, width,
+    look-alike letters: ``social.usernames``); the name as given when none matches (rows
+    without a key, written around the ORM, log in by their exact name)."""
+    user = User.objects.filter(username_key=username_key(username)).only("username").first()
+    return user.username if user is not None else username
 
 
 def user_profile(*, user: User, viewer_id: int | None) -> Profile:

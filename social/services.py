@@ -15,10 +15,18 @@ from rest_framework.authtoken.models import Token
 from config.exceptions import Invalid
 
 from .models import POST_BODY_MAX, Follow, Post, User
+from .usernames import mixed_script
 
 
 def user_create(*, username: str, password: str) -> tuple[User, str]:
-    """Register an account; returns it with its API token."""
+    """Register an account; returns it with its API token.
+
+    The name is stored in NFKC (as Django's ``normalize_username`` does); a name mixing
+    scripts is refused, and one whose key (``social.usernames``) is taken is "taken" even
+    when it differs in case, width or by a look-alike letter (the unique key decides)."""
+    username = User.normalize_username(username)
+    if mixed_script(username):
+        raise Invalid(f"username: {username!r} mixes alphabets; use letters of one")
     user = User(username=username)
     try:
         password_validation.validate_password(password, user)

@@ -16,6 +16,11 @@ TEST_ENV = {
     "LOG_LEVEL": "WARNING",
     # Accounts named exempt-… are never rate-limited (tests that need volume use them).
     "THROTTLE_EXEMPT_USERS": "exempt-*",
+    # The suite signs up, posts and follows from one address far faster than any person:
+    # these limits are tested with their own rates (tests/test_hostile_limits.py).
+    "THROTTLE_RATE_REGISTER": "100000/hour",
+    "THROTTLE_RATE_POST": "100000/min",
+    "THROTTLE_RATE_FOLLOW": "100000/min",
     "LIKE_MAIL_DEBOUNCE_S": "3",  # a burst of likes within 3 s becomes one mail
 }
 

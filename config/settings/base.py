@@ -15,6 +15,7 @@ process at start with one sentence, never a 500 at the first request that uses i
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import environ
 
@@ -67,6 +68,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: a NUL or lone surrogate in a path, query or header, or a body declared over
+    # DATA_UPLOAD_MAX_MEMORY_SIZE, is refused before a session, token or view reads it.
+    "config.middleware.HostileInputMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -252,18 +256,25 @@ LIKE_MAIL_DEBOUNCE_S = env.number("LIKE_MAIL_DEBOUNCE_S", 120.0)
 METRICS_TOKEN = env.string("METRICS_TOKEN", "")
 
 # --- API -------------------------------------------------------------------------------------
-REST_FRAMEWORK = {
+REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # JSON bounded in size and depth, storable text only (config.parsers).
+    "DEFAULT_PARSER_CLASSES": ["config.parsers.BoundedJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "config.exceptions.api_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # The client address a throttle counts (DRF's get_ident): the socket's peer, unless the
+    # deployment says how many proxies in front of it append to X-Forwarded-For. Trusting
+    # the header by default let anyone pick a fresh address per login attempt.
+    "NUM_PROXIES": env.integer("TRUSTED_PROXY_COUNT", 0),
 }
+# Django's refusal of a CSRF check: JSON under /api/, Django's page elsewhere.
+CSRF_FAILURE_VIEW = "config.errors.csrf_failure"
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Likefeed API",
@@ -279,6 +290,11 @@ SPECTACULAR_SETTINGS = {
 THROTTLE_RATES = {
     "like": env.rate("THROTTLE_RATE_LIKE", "120/min"),  # likes + unlikes per user
     "login": env.rate("THROTTLE_RATE_LOGIN", "10/min"),  # per address and username
+    "register": env.rate("THROTTLE_RATE_REGISTER", "20/hour"),  # per client address
+    "post": env.rate("THROTTLE_RATE_POST", "30/min"),  # posts per user
+    "follow": env.rate("THROTTLE_RATE_FOLLOW", "60/min"),  # follows + unfollows per user
+    # /admin/login/ attempts per address and username (as login)
+    "admin_login": env.rate("THROTTLE_RATE_ADMIN_LOGIN", "10/min"),
 }
 # Usernames never throttled, e.g. a load test's accounts: "loadtest-*" (trailing * = prefix).
 THROTTLE_EXEMPT_USERS = env.strings("THROTTLE_EXEMPT_USERS", [], example="loadtest-*")

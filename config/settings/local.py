@@ -7,7 +7,7 @@ production code paths, over plain HTTP); with it off, a ``SECRET_KEY`` is requir
 from __future__ import annotations
 
 from .base import *  # noqa: F403
-from .base import REST_FRAMEWORK, STORAGES, env
+from .base import STORAGES, env
 from .env import REQUIRED
 
 DEBUG = env.boolean("DEBUG", True)
@@ -18,13 +18,11 @@ SECRET_KEY = env.string(
 )
 
 if DEBUG:
-    # Mails printed by the mail worker, the browsable API, static files straight from the
-    # apps' static/ folders (no collectstatic), reloaded as they change.
+    # Mails printed by the mail worker, static files straight from the apps' static/
+    # folders (no collectstatic), reloaded as they change. (No browsable API: everything
+    # under /api/ answers JSON whatever the client accepts, as the contract says; the
+    # Swagger UI at /api/docs/ is the page for trying calls.)
     vars().update(env.email_url("EMAIL_URL", "consolemail://"))
-    REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"] = [
-        *REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"],
-        "rest_framework.renderers.BrowsableAPIRenderer",
-    ]
     WHITENOISE_USE_FINDERS = True
     WHITENOISE_AUTOREFRESH = True
     STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}

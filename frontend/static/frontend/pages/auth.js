@@ -20,7 +20,7 @@ export function startAuth(kind) {
     try {
       if (kind === "signup") await api.register(username, password);
       await api.login(username, password);
-      location.assign(nextUrl());
+      location.assign(nextUrl(form));
     } catch (failure) {
       error.textContent = failure instanceof Error ? failure.message : String(failure);
       error.hidden = false;
@@ -29,10 +29,21 @@ export function startAuth(kind) {
   });
 }
 
-/** `?next=` when it is a path on this site, else the home page. */
-function nextUrl() {
-  const next = new URLSearchParams(location.search).get("next") ?? "";
-  return next.startsWith("/") && !next.startsWith("//") ? next : "/";
+/**
+ * Where to go after logging in: the `data-next` the server wrote into the form
+ * (`?next=` checked by Django's `url_has_allowed_host_and_scheme`), and only if
+ * it still resolves to this origin (`/\host` and `//host` resolve elsewhere).
+ * @param {HTMLFormElement} form
+ */
+function nextUrl(form) {
+  const next = form.dataset.next ?? "/";
+  try {
+    const target = new URL(next, location.origin);
+    if (target.origin === location.origin) return target.pathname + target.search + target.hash;
+  } catch {
+    // not a URL at all: go home
+  }
+  return "/";
 }
 
 /** Log out, then show the log-in page. */
