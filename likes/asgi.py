@@ -74,8 +74,9 @@ def fast_path_enabled() -> bool:
     return bool(getattr(settings, "LIKE_FAST_PATH", True)) and throttles <= {LikeRateThrottle}
 
 
-# Who owns a token, per process, for the rate limit's key (the like statement checks the
-# token itself, so a token deleted meanwhile still never authenticates a like).
+# Who owns a token, per process, for the rate limit's key only: it never authorises. The
+# like statement checks the token itself (revoked, expired, owner inactive), so a token
+# ended after it was cached likes nothing and the view answers its 401.
 OWNER_TTL_S = 300.0
 _owners: dict[str, tuple[int, str, float]] = {}
 

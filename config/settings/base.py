@@ -54,7 +54,6 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI's assets, served locally (no CDN)
     "channels",
@@ -258,7 +257,7 @@ METRICS_TOKEN = env.string("METRICS_TOKEN", "")
 # --- API -------------------------------------------------------------------------------------
 REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "social.tokens.TokenAuth",  # a token per login, revocable, expiring
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -273,6 +272,9 @@ REST_FRAMEWORK: dict[str, Any] = {
     # the header by default let anyone pick a fresh address per login attempt.
     "NUM_PROXIES": env.integer("TRUSTED_PROXY_COUNT", 0),
 }
+# Seconds an API token works after the login that issued it (social.tokens); a logout ends
+# it sooner. Knox's default is 10 hours; a month here, as scripts and apps hold their token.
+TOKEN_TTL = env.integer("TOKEN_TTL", 30 * 86400, at_least=1)
 # Django's refusal of a CSRF check: JSON under /api/, Django's page elsewhere.
 CSRF_FAILURE_VIEW = "config.errors.csrf_failure"
 
