@@ -45,7 +45,13 @@ class LoginApi(APIView):
     authentication_classes: list[type] = []
     throttle_classes = [LoginRateThrottle]
 
-    @extend_schema(request=CredentialsIn, responses={200: AuthOut, **THROTTLED}, tags=["auth"])
+    @extend_schema(
+        request=CredentialsIn,
+        responses={200: AuthOut, **THROTTLED},
+        tags=["auth"],
+        description="Each login answers a new API token (the earlier ones keep working until "
+        "logged out or TOKEN_TTL seconds after they were issued) and sets a session cookie.",
+    )
     def post(self, request: Request) -> Response:
         data = validated(CredentialsIn, request)
         username = selectors.user_login_name(username=data["username"])
