@@ -3,7 +3,8 @@
 1. PostgreSQL and Redis: the URLs from the environment, or embedded ones (config.services).
 2. The broker must answer: a missing broker is a configuration error, said in one sentence,
    not a worker printing ``Trying again`` forever.
-3. Migrate and seed the demo.
+3. Production-shaped unless ``DEBUG=1`` (``production_shaped``: no debug pages); migrate,
+   seed the demo, collect the static files.
 4. Start the processes of ``supervisord.conf`` under supervisord (``config.processes``):
    one ASGI server (uvicorn: HTTP and WebSocket), one Celery worker per queue (fan-out,
    bulk fan-out, mail) and beat; wait until ``/api/health/`` answers and counts every
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -50,6 +52,27 @@ def broker_problem(url: str) -> str | None:
 
 
 STACK_FILE = ROOT / "var" / "run" / "stack.json"
+SECRET_FILE = VAR / "run" / "secret_key"
+
+
+def production_shaped(environ: dict[str, str] | os._Environ[str]) -> None:
+    """``make run`` runs as a deployment does unless ``DEBUG=1`` asks otherwise: no Django
+    debug pages (a 404 listing every URL, a 500 showing the settings), static files
+    collected and served hashed by WhiteNoise. What a bare machine lacks for that is
+    filled in here, never over a value the environment gives: a ``SECRET_KEY`` generated
+    once and kept in ``var/run/secret_key`` (mode 0600, so sessions survive restarts),
+    and mails printed by the mail worker (``consolemail://``) as there is no SMTP server
+    to assume."""
+    environ.setdefault("DEBUG", "false")
+    environ.setdefault("EMAIL_URL", "consolemail://")
+    if environ.get("SECRET_KEY", "").strip():
+        return
+    if not SECRET_FILE.exists():
+        SECRET_FILE.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(SECRET_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as file:
+            file.write(secrets.token_urlsafe(50))
+    environ["SECRET_KEY"] = SECRET_FILE.read_text().strip()
 
 
 def record_stack(url: str) -> None:
@@ -110,6 +133,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
 
+    production_shaped(os.environ)
     with embedded_services():
         broker = os.environ.get("CELERY_BROKER_URL") or os.environ["REDIS_URL"]
         problem = broker_problem(broker)
@@ -123,6 +147,8 @@ def main() -> int:
         if migrated.returncode:
             return migrated.returncode
         subprocess.run([*manage, "seed_demo"], check=True)
+        # Hashed and compressed for WhiteNoise; a no-op for what is already collected.
+        subprocess.run([*manage, "collectstatic", "--noinput", "-v", "0"], check=True)
 
         logdir = VAR / "log"
         follower = LogFollower(logdir)

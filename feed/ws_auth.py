@@ -13,10 +13,10 @@ from __future__ import annotations
 from typing import Any
 
 from channels.auth import AuthMiddlewareStack
-from channels.db import database_sync_to_async
 from channels.security.websocket import AllowedHostsOriginValidator
 from django.contrib.auth.models import AnonymousUser
-from rest_framework.authtoken.models import Token
+
+from social.tokens import auser_for_key
 
 Scope = dict[str, Any]
 
@@ -28,13 +28,9 @@ def _header(scope: Scope, name: bytes) -> bytes | None:
     return None
 
 
-@database_sync_to_async
-def _user_for_token(key: str) -> Any:
-    try:
-        token = Token.objects.select_related("user").get(key=key)
-    except Token.DoesNotExist:
-        return AnonymousUser()
-    return token.user if token.user.is_active else AnonymousUser()
+async def _user_for_token(key: str) -> Any:
+    """The owner of a live token (social.tokens), else anonymous."""
+    return await auser_for_key(key) or AnonymousUser()
 
 
 class TokenAuthMiddleware:

@@ -30,6 +30,7 @@ from dataclasses import asdict
 from typing import Any
 
 import psycopg
+from csp.utils import build_policy
 from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 from psycopg_pool import PoolTimeout
@@ -49,19 +50,26 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 LIKE_PATH = re.compile(r"/api/posts/([0-9]{1,18})/like/")
 
 # The view's headers, in the view's order and spelling (tests/likes/test_like_edges.py
-# compares them): DRF's content type, Vary and Allow, XFrameOptionsMiddleware,
-# Content-Length (set by Django), then SecurityMiddleware's.
+# compares them): DRF's content type and Allow (no Vary: Accept, which DRF adds only when a
+# view has more than one renderer, and the API has only JSON's), XFrameOptionsMiddleware's,
+# Content-Length (set by Django), then django-csp's and SecurityMiddleware's (``_tail``).
 _HEAD = [
     (b"Content-Type", b"application/json"),
-    (b"Vary", b"Accept"),
     (b"Allow", b"POST, DELETE, OPTIONS"),
     (b"X-Frame-Options", b"DENY"),
 ]
-_TAIL = [
+_SECURITY = [
     (b"X-Content-Type-Options", b"nosniff"),
     (b"Referrer-Policy", b"same-origin"),
     (b"Cross-Origin-Opener-Policy", b"same-origin"),
 ]
+
+
+@functools.cache
+def _tail() -> list[tuple[bytes, bytes]]:
+    """The headers after Content-Length: django-csp's policy (CSPMiddleware sits inside
+    SecurityMiddleware), then SecurityMiddleware's."""
+    return [(b"Content-Security-Policy", build_policy().encode()), *_SECURITY]
 
 
 @functools.cache
@@ -74,8 +82,9 @@ def fast_path_enabled() -> bool:
     return bool(getattr(settings, "LIKE_FAST_PATH", True)) and throttles <= {LikeRateThrottle}
 
 
-# Who owns a token, per process, for the rate limit's key (the like statement checks the
-# token itself, so a token deleted meanwhile still never authenticates a like).
+# Who owns a token, per process, for the rate limit's key only: it never authorises. The
+# like statement checks the token itself (revoked, expired, owner inactive), so a token
+# ended after it was cached likes nothing and the view answers its 401.
 OWNER_TTL_S = 300.0
 _owners: dict[str, tuple[int, str, float]] = {}
 
@@ -151,7 +160,7 @@ async def _answer(
     send: Send, body: dict[str, Any], *, status: int = 200, retry_after: int | None = None
 ) -> None:
     content = json.dumps(body, separators=(",", ":")).encode()
-    headers = [*_HEAD, (b"Content-Length", str(len(content)).encode()), *_TAIL]
+    headers = [*_HEAD, (b"Content-Length", str(len(content)).encode()), *_tail()]
     if retry_after is not None:
         headers.append((b"Retry-After", str(retry_after).encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})

@@ -23,11 +23,13 @@ from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
 
 from config.asyncdb import async_pool
 from config.exceptions import NotFound
 from feed import queue
+from social.tokens import LIVE_SQL
 
 from .fanout import KIND
 
@@ -55,9 +57,11 @@ SELECT (SELECT user_id FROM me), (SELECT id FROM changed),
 FROM me
 """
 _BY_USER = "SELECT %(user)s::bigint AS user_id"
-# DRF's TokenAuthentication in SQL: the key exists and its user is active.
-_BY_TOKEN = """SELECT t.user_id FROM authtoken_token t JOIN social_user u ON u.id = t.user_id
-    WHERE t.key = %(token)s AND u.is_active"""
+# The view's token check (social.tokens.TokenAuth) in SQL: the key exists, is younger than
+# TOKEN_TTL and its user is active. Checked by each statement, so a token revoked or expired
+# a moment ago likes nothing, whatever a process has cached about it.
+_BY_TOKEN = f"""SELECT t.user_id FROM social_apitoken t JOIN social_user u ON u.id = t.user_id
+    WHERE t.key = %(token)s AND {LIVE_SQL}"""
 _INSERT = """INSERT INTO likes_like (user_id, post_id, created_at)
     SELECT me.user_id, p.id, now() FROM me, social_post p WHERE p.id = %(post)s
     ON CONFLICT (user_id, post_id) DO NOTHING
@@ -103,7 +107,9 @@ def _steps(*, liked: bool, post_id: int, user_id: int | None = None, token: str 
     1), so the unchanged path re-reads the count in a second statement, whose new snapshot
     sees every like committed before it. A fresh like or unlike pays one round trip.
     """
-    params: dict[str, Any] = {"post": post_id, "user": user_id, "token": token}
+    params: dict[str, Any] = {
+        "post": post_id, "user": user_id, "token": token, "ttl": settings.TOKEN_TTL
+    }  # fmt: skip
     row = yield _SQL[liked, token is not None], params
     if row is None or row[2] is None:
         return None
@@ -192,16 +198,16 @@ async def like_set_by_token(*, token: str, post_id: int, liked: bool) -> LikeSta
 
 # --- who a token belongs to (the hot path's rate limit) ---------------------------------------
 
-_TOKEN_OWNER_SQL = """
-SELECT u.id, u.username FROM authtoken_token t JOIN social_user u ON u.id = t.user_id
-WHERE t.key = %(token)s AND u.is_active
+_TOKEN_OWNER_SQL = f"""
+SELECT u.id, u.username FROM social_apitoken t JOIN social_user u ON u.id = t.user_id
+WHERE t.key = %(token)s AND {LIVE_SQL}
 """
 
 
 async def token_owner(*, token: str) -> tuple[int, str] | None:
-    """(user id, username) of an API token's active owner; None for an unknown token."""
+    """(user id, username) of a live API token's active owner; None otherwise."""
     pool = await async_pool()
     async with pool.connection() as conn:
-        cursor = await conn.execute(_TOKEN_OWNER_SQL, {"token": token})
+        cursor = await conn.execute(_TOKEN_OWNER_SQL, {"token": token, "ttl": settings.TOKEN_TTL})
         row = await cursor.fetchone()
     return None if row is None else (row[0], row[1])

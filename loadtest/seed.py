@@ -21,7 +21,10 @@ from typing import Any
 
 import numpy as np
 from django.db import connection
+from django.utils import timezone
 from tqdm import tqdm
+
+from social.tokens import live_since
 
 UNUSABLE_PASSWORD = "!seeded-for-load-tests"
 COPY_BATCH = 50_000
@@ -118,7 +121,7 @@ def delete_graph(prefix: str) -> None:
             [prefix + "%", prefix + "%"],
         )
         cursor.execute(f"DELETE FROM social_post WHERE author_id IN ({users})", [prefix + "%"])
-        cursor.execute(f"DELETE FROM authtoken_token WHERE user_id IN ({users})", [prefix + "%"])
+        cursor.execute(f"DELETE FROM social_apitoken WHERE user_id IN ({users})", [prefix + "%"])
         cursor.execute("DELETE FROM social_user WHERE username LIKE %s", [prefix + "%"])
 
 
@@ -183,7 +186,7 @@ def seed_graph(spec: GraphSpec) -> Graph:
             spec.posts, "posts",
         )  # fmt: skip
         with connection.cursor() as cursor:
-            cursor.execute("ANALYZE social_user, social_follow, social_post, authtoken_token")
+            cursor.execute("ANALYZE social_user, social_follow, social_post, social_apitoken")
     _seed_tokens(spec)
     if spec.celebrity_followers:
         _seed_celebrity(spec)
@@ -191,14 +194,17 @@ def seed_graph(spec: GraphSpec) -> Graph:
 
 
 def _seed_tokens(spec: GraphSpec) -> None:
-    """API tokens for the graph's first ``spec.tokens`` users (those that have none yet: a
-    graph seeded for fewer tokens is topped up)."""
+    """API tokens for the graph's first ``spec.tokens`` users (those that have no live one
+    yet: a graph seeded for fewer tokens, or seeded longer than TOKEN_TTL ago, is topped
+    up)."""
     wanted = _user_ids(spec)[: spec.tokens]
-    have = set(_ids("SELECT user_id FROM authtoken_token WHERE user_id = ANY(%s)", [wanted]))
+    have = set(_ids("SELECT user_id FROM social_apitoken WHERE user_id = ANY(%s) AND created > %s",
+                    [wanted, live_since()]))  # fmt: skip
     missing = [uid for uid in wanted if uid not in have]
+    created = timezone.now().isoformat()
     _copy(
-        "authtoken_token", "key, user_id, created",
-        (f"{secrets.token_hex(20)}\t{uid}\t2026-01-01 00:00:00+00\n" for uid in missing),
+        "social_apitoken", "key, user_id, created",
+        (f"{secrets.token_hex(20)}\t{uid}\t{created}\n" for uid in missing),
         len(missing), "tokens",
     )  # fmt: skip
 
@@ -233,7 +239,7 @@ def _seed_celebrity(spec: GraphSpec) -> None:
         )
         celebrity_id = cursor.fetchone()[0]
         cursor.execute(
-            "INSERT INTO authtoken_token (key, user_id, created) VALUES (%s, %s, now())",
+            "INSERT INTO social_apitoken (key, user_id, created) VALUES (%s, %s, now())",
             [secrets.token_hex(20), celebrity_id],
         )
     _copy(
@@ -249,9 +255,9 @@ def load_graph(spec: GraphSpec) -> Graph:
     user_ids = _user_ids(spec)
     tokens = dict(
         _pairs(
-            "SELECT t.user_id, t.key FROM authtoken_token t JOIN social_user u ON u.id = t.user_id "
-            "WHERE u.username LIKE %s",
-            [spec.prefix + "%"],
+            "SELECT t.user_id, t.key FROM social_apitoken t JOIN social_user u ON u.id = t.user_id "
+            "WHERE u.username LIKE %s AND t.created > %s",
+            [spec.prefix + "%", live_since()],
         )
     )
     with_token = [uid for uid in user_ids if uid in tokens]

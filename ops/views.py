@@ -13,11 +13,14 @@ import hmac
 
 from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib.auth.models import AnonymousUser
 from django.db import connections
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from rest_framework.authtoken.models import Token
+
+from social.models import User
+from social.tokens import auser_for_key
 
 from .metrics import registry
 from .snapshot import Snapshot, snapshot_get
@@ -47,9 +50,9 @@ def ops_page(request: HttpRequest) -> HttpResponse:
 async def _is_staff(request: HttpRequest) -> bool:
     """A staff member's session (the page's own fetch) or API token (a script's)."""
     kind, _, key = request.headers.get("Authorization", "").partition(" ")
+    user: User | AnonymousUser | None
     if kind == "Token":
-        token = await Token.objects.select_related("user").filter(key=key.strip()).afirst()
-        user = token.user if token else None
+        user = await auser_for_key(key.strip())
     else:
         user = await request.auser()
     return bool(user and user.is_active and user.is_staff)

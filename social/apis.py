@@ -17,6 +17,7 @@ from config.exceptions import Invalid
 from config.throttling import LoginRateThrottle, RegisterRateThrottle
 
 from . import selectors, services
+from .models import ApiToken
 from .serializers import (
     AuthOut,
     CredentialsIn,
@@ -24,6 +25,7 @@ from .serializers import (
     ProfileListOut,
     ProfileOut,
 )
+from .tokens import token_issue, token_revoke
 
 
 class RegisterApi(APIView):
@@ -43,7 +45,13 @@ class LoginApi(APIView):
     authentication_classes: list[type] = []
     throttle_classes = [LoginRateThrottle]
 
-    @extend_schema(request=CredentialsIn, responses={200: AuthOut, **THROTTLED}, tags=["auth"])
+    @extend_schema(
+        request=CredentialsIn,
+        responses={200: AuthOut, **THROTTLED},
+        tags=["auth"],
+        description="Each login answers a new API token (the earlier ones keep working until "
+        "logged out or TOKEN_TTL seconds after they were issued) and sets a session cookie.",
+    )
     def post(self, request: Request) -> Response:
         data = validated(CredentialsIn, request)
         username = selectors.user_login_name(username=data["username"])
@@ -51,13 +59,21 @@ class LoginApi(APIView):
         if user is None:
             raise Invalid("wrong username or password")
         login(request._request, user)
-        token = services.user_token(user=user)
+        token = token_issue(user=user)  # a new one per login: each client logs out alone
         return Response({"id": user.pk, "username": user.username, "token": token})
 
 
 class LogoutApi(APIView):
-    @extend_schema(request=None, responses={204: None, **ERRORS}, tags=["auth"])
+    @extend_schema(
+        request=None,
+        responses={204: None, **ERRORS},
+        tags=["auth"],
+        description="Ends what the request was authenticated with: the API token it sent "
+        "(revoked at once; the other logins' tokens keep working) and the session.",
+    )
     def post(self, request: Request) -> Response:
+        if isinstance(request.auth, ApiToken):
+            token_revoke(key=request.auth.key)
         logout(request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 

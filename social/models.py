@@ -83,3 +83,21 @@ class Post(models.Model):
 
     def __str__(self) -> str:
         return f"{self.author_id}: {self.body[:40]}"
+
+
+class ApiToken(models.Model):
+    """An API token: one per login (or sign-up), as django-rest-knox issues them, so each
+    client holds its own and logging out ends only that one (DRF's ``authtoken`` kept one
+    per user for ever: logout left it working and every login returned it again).
+
+    A token is live while ``created`` is younger than ``settings.TOKEN_TTL`` seconds
+    (``live_since``): the age is checked where the token is (here, and in the like fast
+    path's SQL), so shortening the setting ends the older tokens at once.
+    """
+
+    key = models.CharField(max_length=40, primary_key=True)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    created = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    def __str__(self) -> str:
+        return f"token of {self.user_id} from {self.created:%Y-%m-%d %H:%M}"

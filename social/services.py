@@ -10,11 +10,11 @@ from __future__ import annotations
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from rest_framework.authtoken.models import Token
 
 from config.exceptions import Invalid
 
 from .models import POST_BODY_MAX, Follow, Post, User
+from .tokens import token_issue
 from .usernames import mixed_script
 
 
@@ -36,15 +36,10 @@ def user_create(*, username: str, password: str) -> tuple[User, str]:
     try:
         with transaction.atomic():
             user.save()
-            token = Token.objects.create(user=user)
+            token = token_issue(user=user)
     except IntegrityError:
         raise Invalid(f"username: {username!r} is taken") from None
-    return user, token.key
-
-
-def user_token(*, user: User) -> str:
-    token, _ = Token.objects.get_or_create(user=user)
-    return token.key
+    return user, token
 
 
 def follow_create(*, follower: User, followee: User) -> bool:

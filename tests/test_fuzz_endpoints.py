@@ -24,10 +24,10 @@ from django.test import Client
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
-from rest_framework.authtoken.models import Token
 
 from config import urls
 from social.models import Post, User
+from social.tokens import token_issue
 from tests.conftest import PASSWORD
 
 API_ROUTES = ["/api/" + str(p.pattern) for p in urls.api]
@@ -127,7 +127,7 @@ def check(route: str, path: str, status: int, content_type: str, content: bytes)
 def people(db: None) -> dict[str, Any]:
     user = User.objects.create_user(username=f"f{uuid.uuid4().hex[:10]}", password=PASSWORD)
     Post.objects.create(author=user, body="hello")
-    return {"user": user, "token": Token.objects.create(user=user).key}
+    return {"user": user, "token": token_issue(user=user)}
 
 
 @hsettings(

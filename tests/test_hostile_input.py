@@ -21,11 +21,11 @@ from django.urls import URLPattern, URLResolver
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
-from rest_framework.authtoken.models import Token
 
 from config import urls
 from config.parsers import JSON_MAX_DEPTH
 from social.models import Post, User
+from social.tokens import token_issue
 
 METHODS = ("get", "post", "put", "patch", "delete")
 UNSTORABLE = ("\x00", "\ud800", "a\x00b", "x\udfffy")
@@ -66,7 +66,7 @@ def fill_valid(route: str, *, username: str, post_id: int) -> str:
 @pytest.fixture
 def someone(db: None) -> tuple[User, str, Post]:
     user = User.objects.create_user(username=f"h{uuid.uuid4().hex[:10]}", password="pw-x-12345")
-    token = Token.objects.create(user=user).key
+    token = token_issue(user=user)
     post = Post.objects.create(author=user, body="hello")
     return user, token, post
 

@@ -16,9 +16,9 @@ from django.test import Client, override_settings
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
-from rest_framework.authtoken.models import Token
 
 from social.models import User
+from social.tokens import token_issue
 
 LIMIT = 3
 RATES = {
@@ -183,7 +183,7 @@ def test_sign_ups_are_limited_per_address(db):
 
 
 def token_client(user: User) -> Client:
-    return Client(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    return Client(HTTP_AUTHORIZATION=f"Token {token_issue(user=user)}")
 
 
 @small_limits

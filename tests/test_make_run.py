@@ -4,6 +4,7 @@ the supervision it runs its processes under (supervisord.conf, ``config.processe
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -68,7 +69,18 @@ def test_make_run_on_a_bare_machine_serves_the_demo_and_stops_cleanly(var_dir):
         token = {"Authorization": f"Token {login.json()['token']}"}
         liked = httpx.post(f"{base}/api/posts/1/like/", headers=token)
         assert liked.status_code == 200 and liked.json()["liked"] is True
-        assert httpx.get(f"{base}/", timeout=5, follow_redirects=True).status_code == 200
+        home = httpx.get(f"{base}/", timeout=5, follow_redirects=True)
+        assert home.status_code == 200
+        # No debug pages unless DEBUG=1: a 404 lists no URL patterns and a page's static
+        # files are the collected, hashed ones, served by WhiteNoise.
+        for path in ("/no-such-page/", "/api/no-such-call/", "/static/no-such-file.js"):
+            missing = httpx.get(f"{base}{path}", timeout=5)
+            assert missing.status_code == 404
+            assert "URLconf" not in missing.text and "DEBUG = True" not in missing.text
+            assert "urlpatterns" not in missing.text.lower()
+        scripts = re.findall(r'src="(/static/[^"]+\.js)"', home.text)
+        assert scripts and all(re.search(r"\.[0-9a-f]{12}\.js$", src) for src in scripts)
+        assert all(httpx.get(f"{base}{src}", timeout=5).status_code == 200 for src in scripts)
     finally:
         run.send_signal(signal.SIGTERM)
         output = run.communicate(timeout=60)[0]

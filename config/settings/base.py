@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import environ
+from csp.constants import NONE, SELF
 
 from .env import Env
 
@@ -54,7 +55,6 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI's assets, served locally (no CDN)
     "channels",
@@ -72,6 +72,10 @@ MIDDLEWARE = [
     # DATA_UPLOAD_MAX_MEMORY_SIZE, is refused before a session, token or view reads it.
     "config.middleware.HostileInputMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy on every answer (django-csp; the policy is CONTENT_SECURITY_POLICY
+    # below). Here, inside SecurityMiddleware: the like fast path repeats the view's headers
+    # in this order (likes/asgi.py).
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -258,7 +262,7 @@ METRICS_TOKEN = env.string("METRICS_TOKEN", "")
 # --- API -------------------------------------------------------------------------------------
 REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "social.tokens.TokenAuth",  # a token per login, revocable, expiring
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -273,6 +277,28 @@ REST_FRAMEWORK: dict[str, Any] = {
     # the header by default let anyone pick a fresh address per login attempt.
     "NUM_PROXIES": env.integer("TRUSTED_PROXY_COUNT", 0),
 }
+# The pages load scripts, styles, images and fonts from this origin only, and no inline
+# script or style (the UI, the ops page and Swagger UI keep theirs in files): an injected
+# <script> or style="" does nothing. data: images are Swagger UI's icons; connect-src 'self'
+# covers the same origin's ws:// and wss:// (CSP level 3). Nothing may frame a page.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+
+# Seconds an API token works after the login that issued it (social.tokens); a logout ends
+# it sooner. Knox's default is 10 hours; a month here, as scripts and apps hold their token.
+TOKEN_TTL = env.integer("TOKEN_TTL", 30 * 86400, at_least=1)
 # Django's refusal of a CSRF check: JSON under /api/, Django's page elsewhere.
 CSRF_FAILURE_VIEW = "config.errors.csrf_failure"
 

@@ -27,11 +27,11 @@ import httpx
 import psycopg
 import pytest
 from django.conf import settings
-from rest_framework.authtoken.models import Token
 
 from likes.counters import like_counts_recount
 from likes.models import Like
 from social.models import Follow, Post, User
+from social.tokens import token_issue
 from tests.conftest import PASSWORD, ROOT, _database_url, wait_until
 
 from .conftest import Scale
@@ -91,7 +91,7 @@ def build_world(likers: int, posts: int, seed: int) -> World:
             [Post(author=author, body=f"post {i}") for i in range(posts)]
         )
     ]
-    tokens = {u.pk: Token.objects.create(user=u).key for u in liker_users}
+    tokens = {u.pk: token_issue(user=u) for u in liker_users}
     pairs = [(u.pk, p) for u in liker_users for p in post_ids]
     random.Random(seed).shuffle(pairs)
     return World(tokens, followers_of, pairs)

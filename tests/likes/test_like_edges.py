@@ -9,10 +9,10 @@ from typing import Any
 
 import httpx
 import pytest
-from rest_framework.authtoken.models import Token
 
 from likes.models import Like
 from social.models import Post, User
+from social.tokens import token_issue
 from tests.conftest import PASSWORD, wait_until
 
 
@@ -93,7 +93,7 @@ def test_the_hot_path_answers_exactly_what_the_view_answers(transactional_db, me
     assert fast_path_enabled()
     author = User.objects.create(username="author")
     fan = User.objects.create(username="fan")
-    token = Token.objects.create(user=fan).key
+    token = token_issue(user=fan)
     post = Post.objects.create(author=author, body="x")
     path = f"/api/posts/{post.pk}/like/"
 
@@ -133,7 +133,7 @@ def test_the_hot_path_leaves_unknown_tokens_and_posts_to_the_view(transactional_
     from config.asyncdb import _pools
 
     fan = User.objects.create(username="fan")
-    token = Token.objects.create(user=fan).key
+    token = token_issue(user=fan)
 
     async def both() -> list[tuple[Answer, Answer]]:
         try:

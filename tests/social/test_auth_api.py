@@ -57,7 +57,9 @@ def test_login_gives_token_and_session_cookie(live_server_url, make_user):
         json={"username": user["username"], "password": PASSWORD},
     )
     assert answer.status_code == 200
-    assert answer.json() == {"id": user["id"], "username": user["username"], "token": user["token"]}
+    body = answer.json()
+    assert body == {"id": user["id"], "username": user["username"], "token": body["token"]}
+    assert body["token"] != user["token"]  # a token per login (tests/social/test_tokens.py)
     assert "sessionid" in answer.cookies
 
 
