@@ -33,7 +33,7 @@ from social import selectors as social_selectors
 from social.models import Post, User
 from social.render import iso, post_json, user_ref
 
-from . import events, store
+from . import live, store
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ class Event:
     actor_id: int
     post_id: int
     score: float
-    message: tuple[str, str, str]  # feed.item message around its seq, see store
+    message: tuple[str, str, str]  # feed.item message around its seq, see live
 
 
 def feed_item_json(
@@ -70,7 +70,7 @@ def _event(*, item_id: str, kind: str, actor: User, post: Post, created_at: date
         actor_id=actor.pk,
         post_id=post.pk,
         score=store.score_of(created_at),
-        message=store.feed_item_message_parts(item),
+        message=live.feed_item_message_parts(item),
     )
 
 
@@ -88,8 +88,8 @@ def deliver(
                 item_id=event.item_id, score=event.score, message=event.message,
                 followers=chunk, liked_by=liked_by,
             )  # fmt: skip
-            live = [(uid, seq) for uid, seq in zip(chunk, seqs, strict=True) if seq]
-            counters.count(counters.FANOUT_ENTRIES, len(live))
+            logged = [(uid, seq) for uid, seq in zip(chunk, seqs, strict=True) if seq]
+            counters.count(counters.FANOUT_ENTRIES, len(logged))
         else:
             added, online = store.feeds_add(
                 item_id=event.item_id, score=event.score, followers=chunk
@@ -102,9 +102,9 @@ def deliver(
                 else set()
             )
             seqs = store.events_log(message=event.message, user_ids=online, liked_by=liked_by)
-            live = list(zip(online, seqs, strict=True))
-        events.feed_items_publish(
-            [(event.message, [(uid, seq, uid in liked_by) for uid, seq in live])]
+            logged = list(zip(online, seqs, strict=True))
+        live.feed_items_publish(
+            [(event.message, [(uid, seq, uid in liked_by) for uid, seq in logged])]
         )
         reached += chunk
     return reached
@@ -158,7 +158,7 @@ def like_count_publish(*, post_id: int) -> None:
     """Tell the post's viewers its current count (read now, so it is the latest truth)."""
     like_count = social_selectors.like_count_of(post_id=post_id)
     if like_count is not None:
-        events.publish([events.post_likes(post_id=post_id, like_count=like_count)])
+        live.publish([live.post_likes(post_id=post_id, like_count=like_count)])
 
 
 def like_fanout_ranges(plan: LikeFanout) -> list[tuple[int, int]]:
@@ -192,8 +192,8 @@ def like_fanout_complete(plan: LikeFanout) -> None:
     feed written, let the post's author's mail know (debounced, on its own queue)."""
     if outbox.like_mark_fanned_out(like_id=plan.like_id):
         ms = (timezone.now() - plan.created_at).total_seconds() * 1000.0
-        events.publish([
-            events.like_delivered(
+        live.publish([
+            live.like_delivered(
                 liker_id=plan.liker_id, post_id=plan.event.post_id, followers=plan.followers, ms=ms
             )
         ])  # fmt: skip
@@ -220,8 +220,8 @@ def likes_fanout(*, like_ids: list[int]) -> list[int]:
     posts = social_selectors.posts_by_id(post_ids={like.post_id for like in likes})
     actors = social_selectors.users_by_id(user_ids={like.user_id for like in likes})
     followers = social_selectors.followers_of(user_ids={like.user_id for like in likes})
-    events.publish(
-        events.post_likes(post_id=post_id, like_count=like_count)
+    live.publish(
+        live.post_likes(post_id=post_id, like_count=like_count)
         for post_id, like_count in social_selectors.like_counts(posts).items()
     )
 
@@ -259,7 +259,7 @@ def likes_fanout(*, like_ids: list[int]) -> list[int]:
         for (plan, fans), by, new_seqs in zip(planned, liked_by, seqs, strict=True)
     ]
     counters.count(counters.FANOUT_ENTRIES, sum(len(entries) for _, entries in batches))
-    events.feed_items_publish(batches)
+    live.feed_items_publish(batches)
 
     # Unliked while we wrote? The unlike's own task may already have run: clean up here.
     standing = likes_selectors.likes_existing(like_ids=[plan.like_id for plan, _ in planned])
@@ -268,8 +268,8 @@ def likes_fanout(*, like_ids: list[int]) -> list[int]:
             store.feed_remove(item_ids=[plan.event.item_id], user_ids=fans)
     done = outbox.likes_mark_fanned_out(like_ids=[plan.like_id for plan, _ in planned])
     now = timezone.now()
-    events.publish(
-        events.like_delivered(
+    live.publish(
+        live.like_delivered(
             liker_id=plan.liker_id, post_id=plan.event.post_id, followers=plan.followers,
             ms=(now - plan.created_at).total_seconds() * 1000.0,
         )
