@@ -16,7 +16,8 @@ RUN groupadd --system likefeed \
 WORKDIR /app
 
 # Dependencies in their own layer, rebuilt only when pyproject.toml or the lock change: the
-# project's runtime dependencies (no dev tools, no embedded servers) at the lock's versions.
+# project's runtime dependencies at the lock's versions; none of the optional groups (no dev
+# tools, no load-test or plotting libraries) and no embedded servers.
 COPY pyproject.toml requirements.lock ./
 COPY compose/runtime_requirements.py compose/
 RUN python compose/runtime_requirements.py > /tmp/requirements.txt \
@@ -30,6 +31,10 @@ COPY . .
 RUN DATABASE_URL=postgresql://build/unused REDIS_URL=redis://build:6379/0 \
     SECRET_KEY=build-only DEBUG=false \
     python manage.py collectstatic --noinput --verbosity 0
+
+# Settings: config.settings.local unless DJANGO_SETTINGS_MODULE says otherwise; the compose
+# stack runs it with DEBUG=false over plain HTTP, a deployment behind TLS sets
+# DJANGO_SETTINGS_MODULE=config.settings.production (README, "Configuration").
 
 # The code and the static files stay root's: the processes can read them, not change them.
 USER likefeed

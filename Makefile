@@ -4,21 +4,55 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+# The project, its embedded servers and the dev tools; each optional group (pyproject.toml)
+# has its own stamp: bench (locust, plots, ...: make bench, make loadtest), lessons (plots).
 STAMP := $(VENV)/.installed
+BENCH := $(VENV)/.installed-bench
+LESSONS := $(VENV)/.installed-lessons
+REQUIREMENTS := compose/runtime_requirements.py
+# pip install these requirements ($(1): runtime_requirements.py's arguments) at the exact
+# versions of requirements.lock.
+pip_install = $(PY) $(REQUIREMENTS) $(1) > $@.txt && \
+	$(PY) -m pip install --quiet --disable-pip-version-check -r $@.txt -c requirements.lock
 
-.PHONY: run test chaos lint fmt typecheck check clean loadtest bench
+.PHONY: run test chaos lint fmt typecheck check clean loadtest bench install system-packages
 
-$(STAMP): requirements.lock pyproject.toml
+$(STAMP): requirements.lock pyproject.toml $(REQUIREMENTS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
-	touch $(STAMP)
+	$(call pip_install,--embedded --group dev)
+	touch $@
+
+$(VENV)/.installed-%: $(STAMP)
+	$(call pip_install,--embedded --group $*)
+	touch $@
 
 install: $(STAMP)
 
 run: $(STAMP)
 	$(PY) -m config.run
 
-test: $(STAMP)
+# The Debian packages the suite drives, installed with apt-get where missing: Chromium (the
+# browser tests, through Playwright) and Compose (validates docker-compose.yml; no engine
+# needed). A command already on PATH (or Compose v2's `docker compose`) is left alone.
+APT_GET ?= apt-get
+system-packages:
+	@missing=""; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v docker-compose >/dev/null 2>&1 || docker compose version >/dev/null 2>&1 \
+		|| missing="$$missing docker-compose"; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	echo "likefeed: installing the Debian packages the tests need:$$missing (apt-get)"; \
+	sudo=""; if [ "$$(id -u)" != 0 ]; then sudo="sudo"; fi; \
+	if ! command -v apt-get >/dev/null 2>&1; then \
+		echo "likefeed: no apt-get here; install$$missing yourself, then run make test again" >&2; \
+		exit 1; \
+	fi; \
+	$$sudo $(APT_GET) update -qq && \
+	DEBIAN_FRONTEND=noninteractive $$sudo $(APT_GET) install -y -qq$$missing
+
+# The whole suite, on a fresh machine too: every Python group (it runs make bench, make
+# loadtest and make lessons at toy size) and the Debian packages above. README, "Tests".
+test: $(STAMP) $(BENCH) $(LESSONS) system-packages
 	$(PY) -m config.services $(PY) -m pytest $(PYTEST_ARGS)
 
 # Crashes and outages at full size (10,000 likes through kill -9s; Redis and PostgreSQL down
@@ -28,17 +62,17 @@ chaos: $(STAMP)
 
 # The Celery lessons, measured on real workers and brokers: docs/lessons/ (QUICK=1: about a minute).
 .PHONY: lessons
-lessons: $(STAMP)
+lessons: $(STAMP) $(LESSONS)
 	$(PY) -m config.services $(PY) -m lessons $(if $(QUICK),--quick) $(LESSONS_ARGS)
 
 # Locust against a stack it starts (or URL=http://host:port, a running one); plots and a
 # correctness check under loadtest/reports/<timestamp>/. LOADTEST_ARGS="--rate 500 --web"...
-loadtest: $(STAMP)
+loadtest: $(STAMP) $(BENCH)
 	$(PY) -m config.services $(PY) -m loadtest $(if $(URL),--url $(URL)) $(LOADTEST_ARGS)
 
 # The figures of DESIGN.md as ratios measured side by side in one run: prints the table and
 # writes bench/results.json. BENCH_ARGS="--scale 0.1" for a quick run.
-bench: $(STAMP)
+bench: $(STAMP) $(BENCH)
 	$(PY) -m config.services $(PY) -m bench $(BENCH_ARGS)
 
 lint: $(STAMP)

@@ -85,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
         database=os.environ.get("BENCH_DATABASE", "likefeed_bench"),
         redis_prefix=os.environ.get("BENCH_REDIS_PREFIX", "lfbench"),
         extra={
-            "BENCH_BASELINES": "1",
+            # The project plus the baseline views (bench.urls) and bench_hotpath.
+            "DJANGO_SETTINGS_MODULE": "bench.settings",
             "DEBUG": "false",
             "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-only-" + "x" * 50),
             "ALLOWED_HOSTS": "127.0.0.1,localhost",

@@ -4,11 +4,16 @@
 2. The broker must answer: a missing broker is a configuration error, said in one sentence,
    not a worker printing ``Trying again`` forever.
 3. Migrate and seed the demo.
-4. Start one ASGI server (uvicorn: HTTP and WebSocket), one Celery worker per queue
-   (fan-out, bulk fan-out, mail) and beat,
-   wait until ``/api/health/`` answers, and print the URL.
-5. Ctrl-C or SIGTERM stops every process started here; if one of them dies, the rest stop
-   too, so a half-running stack never pretends to be up.
+4. Start the processes of ``supervisord.conf`` under supervisord (``config.processes``):
+   one ASGI server (uvicorn: HTTP and WebSocket), one Celery worker per queue (fan-out,
+   bulk fan-out, mail) and beat; wait until ``/api/health/`` answers and counts every
+   worker, and print the URL. Each program's output is printed with its name in front
+   (and kept in ``var/log/<program>.log``).
+5. Supervision: a program that exits is restarted, and a worker that declared itself dead
+   ("Unrecoverable error") but hangs is killed and restarted (supervisord's autorestart and
+   the ``liveness`` listener). A program that dies while starting stops everything with
+   its log: that is a configuration error, which restarts cannot fix.
+6. Ctrl-C or SIGTERM stops every process started here, embedded servers included.
 """
 
 from __future__ import annotations
@@ -19,10 +24,11 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
+from pathlib import Path
 from types import FrameType
 
-from .services import ROOT, embedded_services
+from .processes import WORKERS, StackFailed, Supervisor, Topology
+from .services import ROOT, VAR, embedded_services
 
 PYTHON = sys.executable
 
@@ -43,46 +49,6 @@ def broker_problem(url: str) -> str | None:
     return None
 
 
-def processes(host: str, port: str) -> dict[str, list[str]]:
-    celery = [PYTHON, "-m", "celery", "-A", "config", "worker", "-l", "info"]
-    return {
-        "web": [
-            PYTHON, "-m", "uvicorn", "config.asgi:application", "--host", host, "--port", port,
-            "--ws-ping-interval", os.environ.get("WS_HEARTBEAT_S", "25"), "--no-access-log",
-        ],
-        "worker-fanout": [*celery, "-Q", "fanout", "-n", "fanout@%h", "-c", "2"],
-        "beat": [PYTHON, "-m", "celery", "-A", "config", "beat", "-l", "info"],
-        "worker-bulk": [
-            # Two processes: one reads followers from PostgreSQL while the other's Lua call
-            # runs in Redis (a million-follower like: make bench, README).
-            *celery, "-Q", "fanout_bulk", "-n", "bulk@%h", "-c", "2", "--prefetch-multiplier", "1",
-        ],
-        # Mail waits on an SMTP server: its own worker, so fan-outs never queue behind it.
-        "worker-mail": [
-            *celery, "-Q", "mail", "-n", "mail@%h", "-c", "1", "--prefetch-multiplier", "1",
-        ],
-    }  # fmt: skip
-
-
-def wait_healthy(
-    url: str, children: dict[str, subprocess.Popen[bytes]], workers: int, timeout: float
-) -> None:
-    """Until ``url`` (``/api/health/``) answers 200 and counts every worker started."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for name, child in children.items():
-            if child.poll() is not None:
-                raise SystemExit(f"likefeed: {name} exited with code {child.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=3) as answer:
-                if answer.status == 200 and json.load(answer)["workers"] >= workers:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"likefeed: {url} did not report {workers} workers within {timeout:.0f}s")
-
-
 STACK_FILE = ROOT / "var" / "run" / "stack.json"
 
 
@@ -96,16 +62,41 @@ def record_stack(url: str) -> None:
     STACK_FILE.write_text(json.dumps({"url": url, **recorded}, indent=2))
 
 
-def stop(children: dict[str, subprocess.Popen[bytes]]) -> None:
-    for child in children.values():
-        if child.poll() is None:
-            child.terminate()
-    deadline = time.monotonic() + 15
-    for child in children.values():
-        try:
-            child.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            child.kill()
+class LogFollower:
+    """Prints what each program writes to its log, prefixed with its name (as honcho and
+    foreman do), from where the logs stood when ``make run`` started."""
+
+    # supervisord's warnings about running as root and about a control socket without a
+    # password (it is chmod 0700: only this user reaches it): true, meant, and not news.
+    NOISE = ("CRIT Supervisor is running as root", "CRIT Server 'unix_http_server' running")
+
+    def __init__(self, logdir: Path) -> None:
+        self.logdir = logdir
+        self.offsets: dict[Path, int] = {path: path.stat().st_size for path in self._logs()}
+        self.partial: dict[Path, bytes] = {}
+
+    def _logs(self) -> list[Path]:
+        return sorted(self.logdir.glob("*.log")) if self.logdir.exists() else []
+
+    def print_new(self) -> None:
+        for path in self._logs():
+            size, offset = path.stat().st_size, self.offsets.get(path, 0)
+            if size < offset:  # rotated by supervisord: a new file
+                offset = 0
+            if size == offset:
+                continue
+            with open(path, "rb") as log:
+                log.seek(offset)
+                data = self.partial.pop(path, b"") + log.read()
+                self.offsets[path] = log.tell()
+            *lines, rest = data.split(b"\n")
+            if rest:
+                self.partial[path] = rest
+            for line in lines:
+                text = line.decode(errors="replace")
+                if any(noise in text for noise in self.NOISE):
+                    continue
+                print(f"{path.stem:>13} | {text}", flush=True)
 
 
 def main() -> int:
@@ -126,29 +117,44 @@ def main() -> int:
             print(problem, file=sys.stderr)
             return 2
         manage = [PYTHON, str(ROOT / "manage.py")]
-        subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], check=True)
+        # The first process to load the settings: a wrong one ends make run here, with the
+        # one sentence it printed (config.settings.env), not a traceback of ours after it.
+        migrated = subprocess.run([*manage, "migrate", "--noinput", "-v", "0"])
+        if migrated.returncode:
+            return migrated.returncode
         subprocess.run([*manage, "seed_demo"], check=True)
 
-        children = {
-            name: subprocess.Popen(cmd, cwd=ROOT) for name, cmd in processes(host, port).items()
-        }
+        logdir = VAR / "log"
+        follower = LogFollower(logdir)
+        supervisor = Supervisor(
+            Topology(
+                logdir=logdir, host=host, port=int(port),
+                ws_ping_s=os.environ.get("WS_HEARTBEAT_S", "25"),
+            )
+        )  # fmt: skip
+        url = supervisor.topology.url
         try:
-            workers = sum(name.startswith("worker") for name in children)
-            wait_healthy(f"http://{host}:{port}/api/health/", children, workers, timeout=90)
-            record_stack(f"http://{host}:{port}")
-            print(f"\nLikefeed is up: http://{host}:{port}/   (API docs: http://{host}:{port}/api/docs/)"
-                  "\nCtrl-C stops everything.\n", flush=True)  # fmt: skip
+            supervisor.start()  # every program of supervisord.conf
+            supervisor.wait_healthy(workers=len(WORKERS), timeout=90, tick=follower.print_new)
+            record_stack(url)
+            print(f"\nLikefeed is up: {url}/   (API docs: {url}/api/docs/)"
+                  f"\nCtrl-C stops everything. Logs: {logdir}/\n", flush=True)  # fmt: skip
             while not stopping:
-                for name, child in children.items():
-                    if child.poll() is not None:
-                        print(f"likefeed: {name} exited with code {child.returncode}; stopping.",
-                              file=sys.stderr)  # fmt: skip
-                        return 1
+                follower.print_new()
+                problem = supervisor.problem()
+                if problem:
+                    print(f"likefeed: {problem}; stopping.", file=sys.stderr)
+                    return 1
                 time.sleep(0.3)
             print("likefeed: stopping…", file=sys.stderr)
             return 0
+        except StackFailed as failed:
+            follower.print_new()
+            print(f"likefeed: {failed}", file=sys.stderr)
+            return 1
         finally:
-            stop(children)
+            supervisor.stop()
+            follower.print_new()
 
 
 if __name__ == "__main__":

@@ -7,9 +7,12 @@ request, atomic in Redis, so the like hot path pays one round trip (~0.1 ms) and
 holds under concurrency. The price of fixed windows: a client can send up to twice the limit
 across a window boundary; for abuse control that is fine.
 
-Rates are settings (``THROTTLE_RATES``, ``"<n>/<s|sec|m|min|h|hour|d|day>"``, e.g.
-``"120/min"``); ``THROTTLE_EXEMPT_USERS`` lists usernames that are never throttled (a trailing
-``*`` matches a prefix: ``"loadtest-*"``), so a load test needs a setting, not a code change.
+Rates are settings (``THROTTLE_RATES``, ``"<count>/<period>"``, e.g. ``"120/min"``, the periods
+spelled as DRF spells them: s, sec, second, m, min, minute, h, hour, d, day), checked when the
+settings load (``config.settings.env.parse_rate``), so a wrong one stops the process at start
+instead of answering every request 500. ``THROTTLE_EXEMPT_USERS`` lists usernames that are
+never throttled (a trailing ``*`` matches a prefix: ``"loadtest-*"``), so a load test needs a
+setting, not a code change.
 
 When Redis does not answer, a throttle either lets the request through (``fail_open``: the
 like endpoint, whose truth is PostgreSQL and which must keep accepting likes through a Redis
@@ -30,18 +33,9 @@ from rest_framework.throttling import BaseThrottle
 
 from config.exceptions import ServiceUnavailable
 from config.redis import get_async_redis, get_redis
+from config.settings.env import parse_rate
 
 log = logging.getLogger(__name__)
-
-_UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600, "d": 86400, "day": 86400}
-
-
-def parse_rate(rate: str) -> tuple[int, int]:
-    """``"120/min"`` → (120 requests, 60 seconds). Raises ValueError on anything else."""
-    count, _, unit = rate.partition("/")
-    if unit not in _UNITS or not count.isdigit() or int(count) < 1:
-        raise ValueError(f"not a rate: {rate!r} (say e.g. '120/min')")
-    return int(count), _UNITS[unit]
 
 
 def is_exempt(username: str) -> bool:
@@ -101,13 +95,28 @@ class RedisRateThrottle(BaseThrottle):
         try:
             self._wait = hit(scope=self.scope, ident=ident, limit=self.limit, window=self.window)
         except redis.RedisError as exc:
-            if self.fail_open:
-                log.warning("throttle %s not applied, Redis unavailable: %s", self.scope, exc)
-                return True
-            raise ServiceUnavailable(
-                "the rate limiter is unavailable; try again in a few seconds"
-            ) from exc
+            return self.unavailable(exc)
         return self._wait is None
+
+    async def allow_ident(self, ident: str | None) -> bool:
+        """``allow_request`` from an event loop, for an identity found without a DRF
+        request (the like hot path): the same counter, the same Redis-down answer."""
+        if ident is None:
+            return True
+        try:
+            wait = await ahit(scope=self.scope, ident=ident, limit=self.limit, window=self.window)
+        except redis.RedisError as exc:
+            return self.unavailable(exc)
+        return wait is None
+
+    def unavailable(self, exc: redis.RedisError) -> bool:
+        """Redis did not answer: let the request through (``fail_open``) or refuse it."""
+        if self.fail_open:
+            log.warning("throttle %s not applied, Redis unavailable: %s", self.scope, exc)
+            return True
+        raise ServiceUnavailable(
+            "the rate limiter is unavailable; try again in a few seconds"
+        ) from exc
 
     def wait(self) -> float | None:
         return self._wait
@@ -120,25 +129,20 @@ class LikeRateThrottle(RedisRateThrottle):
 
     def ident(self, request: Request) -> str | None:
         user = request.user
-        if not user.is_authenticated or is_exempt(user.get_username()):
+        if not user.is_authenticated:
             return None
-        return str(user.pk)
+        return self.ident_of(user_id=user.pk, username=user.get_username())
+
+    @staticmethod
+    def ident_of(*, user_id: int, username: str) -> str | None:
+        return None if is_exempt(username) else str(user_id)
 
 
 async def like_allowed(*, user_id: int, username: str) -> bool:
     """``LikeRateThrottle`` for the like hot path (``likes.asgi``), which has no DRF request:
-    the same counter, exemptions and fail-open."""
-    if is_exempt(username):
-        return True
-    limit, window = parse_rate(settings.THROTTLE_RATES[LikeRateThrottle.scope])
-    try:
-        wait = await ahit(
-            scope=LikeRateThrottle.scope, ident=str(user_id), limit=limit, window=window
-        )
-    except redis.RedisError as exc:
-        log.warning("throttle like not applied, Redis unavailable: %s", exc)
-        return True
-    return wait is None
+    the same throttle, counter, exemptions and fail-open."""
+    throttle = LikeRateThrottle()
+    return await throttle.allow_ident(throttle.ident_of(user_id=user_id, username=username))
 
 
 class LoginRateThrottle(RedisRateThrottle):

@@ -1,7 +1,6 @@
-from django.conf import settings
 from django.contrib import admin
 from django.http import HttpRequest, JsonResponse
-from django.urls import include, path, re_path, register_converter
+from django.urls import URLPattern, URLResolver, include, path, re_path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from feed import apis as feed_apis
@@ -47,11 +46,6 @@ api = [
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="swagger-ui"),
 ]
 
-if settings.BENCH_BASELINES:  # make bench only: the textbook like view and a bare JSON view
-    from . import baselines
-
-    api += baselines.urlpatterns
-
 
 def api_not_found(request: HttpRequest, rest: str) -> JsonResponse:
     return JsonResponse(
@@ -59,7 +53,7 @@ def api_not_found(request: HttpRequest, rest: str) -> JsonResponse:
     )
 
 
-urlpatterns = [
+urlpatterns: list[URLPattern | URLResolver] = [
     path("api/", include((api, "api"))),
     re_path(r"^api/(?P<rest>.*)$", api_not_found),
     path("admin/", admin.site.urls),

@@ -12,12 +12,11 @@ from rest_framework.views import APIView
 
 from config.api import ERRORS, validated, validated_query, viewer
 from config.exceptions import Invalid
-from likes import selectors as likes_selectors
 from social import selectors as social_selectors
 from social.render import post_json
 from social.serializers import PostIn, PostOut
 
-from . import selectors, services, store
+from . import fanout, selectors, services, store
 from .serializers import FeedPageOut, FeedQueryIn, FollowOut
 
 
@@ -36,7 +35,7 @@ class PostApi(APIView):
     def get(self, request: Request, post_id: int) -> Response:
         post = social_selectors.post_get(post_id=post_id)
         liked = request.user.is_authenticated and bool(
-            likes_selectors.posts_liked_by(user_id=request.user.pk, post_ids=[post.pk])
+            fanout.liked_pairs([(request.user.pk, post.pk)])
         )
         return Response(post_json(post, liked_by_me=liked))
 

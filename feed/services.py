@@ -1,8 +1,8 @@
 """Writes that change other people's feeds: posting, following, unfollowing.
 
 Each calls the ``social`` service that changes the rows, then does the feed work only after
-commit (nothing is queued or written for a row that may still roll back): a post's fan-out
-in Celery, a follow's small backfill right away.
+commit (``feed.queue.on_commit``: nothing is queued or written for a row that may still roll
+back): a post's fan-out through the one queueing step, a follow's small backfill right away.
 """
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ from django.db import transaction
 from social import services as social_services
 from social.models import Post, User
 
-from . import fanout, tasks
+from . import fanout, queue
 
 
 def post_publish(*, author: User, body: str) -> Post:
     with transaction.atomic():
         post = social_services.post_create(author=author, body=body)
-        transaction.on_commit(lambda: tasks.fanout_post.delay(post.pk), robust=True)
+        queue.fanout_on_commit(fanout.POST.name, [post.pk])
     return post
 
 
@@ -29,14 +29,12 @@ def post_publish(*, author: User, body: str) -> Post:
 def follow(*, follower: User, followee: User) -> None:
     with transaction.atomic():
         if social_services.follow_create(follower=follower, followee=followee):
-            transaction.on_commit(
-                lambda: fanout.follow_backfill(follower_id=follower.pk, followee_id=followee.pk)
+            queue.on_commit(
+                fanout.follow_backfill, follower_id=follower.pk, followee_id=followee.pk
             )
 
 
 def unfollow(*, follower: User, followee: User) -> None:
     with transaction.atomic():
         if social_services.follow_delete(follower=follower, followee=followee):
-            transaction.on_commit(
-                lambda: fanout.follow_undo(follower_id=follower.pk, followee_id=followee.pk)
-            )
+            queue.on_commit(fanout.follow_undo, follower_id=follower.pk, followee_id=followee.pk)

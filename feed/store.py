@@ -12,9 +12,9 @@ Per user ``u`` (``P`` is ``settings.REDIS_PREFIX``):
   seconds), renewed while a socket of theirs is open, so it lapses ``PRESENCE_TTL_S``
   after the last one closed. A very big fan-out logs live events only for these users.
 
-Item ids carry what removing them needs: ``post:<author>:<post>`` and
-``like:<actor>:<like>:<post>``, so unfollow can drop an actor's items without a lookup and
-unlike can name its item exactly.
+Item ids carry what removing them needs: ``post:<author>:<post>`` and, for every other kind
+of event, ``<kind>:<actor>:<event>:<post>`` (``like:<actor>:<like>:<post>``), so unfollow can
+drop an actor's items without a lookup and unlike can name its item exactly.
 
 Writes for many users happen inside Redis (one Lua script call per chunk of followers):
 DESIGN.md measured ≈590,000 entries/s that way against ≈170,000/s for pipelined ZADDs. The
@@ -68,26 +68,39 @@ def post_item_id(*, author_id: int, post_id: int) -> str:
 
 
 def like_item_id(*, actor_id: int, like_id: int, post_id: int) -> str:
-    return f"like:{actor_id}:{like_id}:{post_id}"
+    return item_id(kind="like", actor_id=actor_id, event_id=like_id, post_id=post_id)
+
+
+def item_id(*, kind: str, actor_id: int, event_id: int, post_id: int) -> str:
+    """The feed item id of any kind of event: ``<kind>:<actor>:<event>:<post>``; a post's
+    own item is ``post:<author>:<post>`` (its event is the post)."""
+    if kind == "post":
+        return post_item_id(author_id=actor_id, post_id=post_id)
+    return f"{kind}:{actor_id}:{event_id}:{post_id}"
 
 
 @dataclass(frozen=True, slots=True)
 class ItemRef:
-    """What an item id says: its kind, who acted, the post, and the like (for likes)."""
+    """What an item id says: its kind, who acted, the post, and the event (for every kind
+    but a post's own item, whose event is the post: None)."""
 
     id: str
     kind: str
     actor_id: int
     post_id: int
-    like_id: int | None
+    event_id: int | None
     score: str
+
+    @property
+    def like_id(self) -> int | None:
+        return self.event_id if self.kind == "like" else None
 
     @classmethod
     def parse(cls, item_id: str, score: str) -> ItemRef:
         parts = item_id.split(":")
         if parts[0] == "post":
             return cls(item_id, "post", int(parts[1]), int(parts[2]), None, score)
-        return cls(item_id, "like", int(parts[1]), int(parts[3]), int(parts[2]), score)
+        return cls(item_id, parts[0], int(parts[1]), int(parts[3]), int(parts[2]), score)
 
 
 def score_of(moment: datetime) -> float:
@@ -181,15 +194,15 @@ end
 return #KEYS
 """
 
-# KEYS[1]: one feed. ARGV[1]: actor id. Removes every item that actor caused.
+# KEYS[1]: one feed. ARGV[1]: actor id. Removes every item that actor caused, of any kind
+# (item ids are ``<kind>:<actor>:…``).
 _REMOVE_ACTOR_LUA = """
-local prefixes = {'post:' .. ARGV[1] .. ':', 'like:' .. ARGV[1] .. ':'}
+local actor = ':' .. ARGV[1] .. ':'
 local removed = 0
 for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-    for _, prefix in ipairs(prefixes) do
-        if string.sub(member, 1, #prefix) == prefix then
-            removed = removed + redis.call('ZREM', KEYS[1], member)
-        end
+    local colon = string.find(member, ':', 1, true)
+    if colon and string.sub(member, colon, colon + #actor - 1) == actor then
+        removed = removed + redis.call('ZREM', KEYS[1], member)
     end
 end
 return removed
@@ -359,15 +372,19 @@ async def still_online(*, user_ids: Iterable[int]) -> None:
 
 
 def chunk_done(*, job: str, index: int, total: int) -> bool:
-    """Record that chunk ``index`` of a split job is done; True for the call that completes
-    the job (exactly once, even when a chunk task runs twice)."""
+    """Record that chunk ``index`` of a split job is done; True for every call that finds
+    the job complete, a chunk run again included. Not only for the call that added the last
+    chunk: that task's process may die before it completes the job (a pool child killed
+    between this and the completion; tests/chaos), and the redelivered chunk or the sweeper's
+    re-run must then complete it. The completion itself happens once (the like is marked
+    fanned out once, and only that call tells the liker)."""
     key = f"{settings.REDIS_PREFIX}:job:{job}"
     pipe = get_redis().pipeline()
     pipe.sadd(key, index)
     pipe.scard(key)
     pipe.expire(key, 24 * 3600)
-    added, done, _ = pipe.execute()
-    return bool(added) and int(done) == total
+    _, done, _ = pipe.execute()
+    return int(done) == total
 
 
 def feeds_add_many(
@@ -380,7 +397,14 @@ def feeds_add_many(
     for item_id, score, followers in batch:
         if followers:
             ids = ",".join(map(str, followers))
-            argv = [prefix, item_id, repr(score), settings.FEED_MAX_ITEMS, now, ids]
+            argv: list[str | int] = [
+                prefix,
+                item_id,
+                repr(score),
+                settings.FEED_MAX_ITEMS,
+                now,
+                ids,
+            ]
             script(keys=[], args=argv, client=pipe)
     answers = iter(pipe.execute() if len(pipe) else [])
     result: list[tuple[int, list[int]]] = []

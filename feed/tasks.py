@@ -1,23 +1,27 @@
-"""Celery tasks: the fan-out's interface. They take ids, call ``feed.fanout``, and are safe
-to run twice. Nobody reads their results (``ignore_result`` is the project default).
+"""Celery tasks: the fan-out's interface. They take a kind and ids, call ``feed.fanout``, and
+are safe to run twice. Nobody reads their results (``ignore_result`` is the project default).
+
+Every edge queues through ``feed.queue``; whatever the kind, a batch of ids goes to
+``fanout`` and removals to ``unfanout``.
 
 Routing (``CELERY_TASK_ROUTES`` in settings): everything runs on the ``fanout`` queue except
-``fanout_chunk``, which goes to ``fanout_bulk``, served by its own worker with prefetch 1 and
-late acks, so a celebrity's million-follower like never sits in front of ordinary ones.
+``fanout_chunk``, which goes to ``fanout_bulk``, served by its own worker with prefetch 1,
+so a celebrity's million-follower like never sits in front of ordinary ones.
 
-Acknowledgement, chosen per task (tests/chaos/ measured both ways):
+Acknowledgement: every fan-out task acks late, and a pool process that dies mid-task hands
+its message back (``reject_on_worker_lost``), so its batch is redelivered at once: after a
+kill -9 of a pool child every feed is complete within seconds (``make chaos``, "s to
+consistent"), where an early ack left it to the sweeper's minute (60-90 s). All are safe to
+run twice (``ZADD NX``; an event is marked done once). A dead worker's unacked messages
+return after the broker's visibility timeout; likes, whose rows are their own outbox
+(``fanned_out_at IS NULL``), are also re-queued by the sweeper after FANOUT_OWED_AFTER_S.
 
-- ``fanout_like`` acknowledges on receipt. A worker killed mid-task loses it, and the like's
-  outbox (``fanned_out_at IS NULL``) has the sweeper re-queue it within FANOUT_OWED_AFTER_S.
-  Late acks would buy little here and cost a lot: when the broker connection drops while
-  late-ack tasks are running, each finishes by acking on the dead channel, kombu raises an
-  AttributeError there, and the worker exits with "Unrecoverable error" (seen in the Redis
-  outage scenario; kombu#582 and celery#4652 show the same class of crash).
-- ``fanout_chunk`` (long: up to FANOUT_BULK_CHUNK followers), ``fanout_post`` and
-  ``unfanout_like`` (which have no outbox) ack late, and a pool process that dies mid-task
-  hands its message back (``reject_on_worker_lost``); a dead worker's unacked messages return
-  after the broker's visibility timeout. All are safe to run twice. Their worker can hit the
-  crash above in a broker outage, so workers run under a supervisor that restarts them.
+Late acks have one known cost: when the broker connection drops while late-ack tasks run,
+each finishes by acking on the dead channel, kombu raises there, and the worker logs
+"Unrecoverable error" and may hang in its warm shutdown (the Redis outage scenario; kombu#582
+and celery#4652 show the same class of crash). The supervision every stack runs under
+(``supervisord.conf``: autorestart, and ``config.processes``' liveness listener, which
+kills a worker still running 10 s after that line) restarts it.
 """
 
 from __future__ import annotations
@@ -29,77 +33,67 @@ from celery import shared_task
 from django.conf import settings
 
 from config.celery import queue_backlog
-from likes import outbox
 
-from . import fanout
+from . import fanout as pipeline
 
 log = logging.getLogger(__name__)
 
-# Safe to run twice (ZADD NX; the like is marked done once), so safe to redeliver.
+# Safe to run twice (ZADD NX; an event is marked done once), so safe to redeliver.
 LATE_ACK = {"ignore_result": True, "acks_late": True, "reject_on_worker_lost": True}
 
 
-@shared_task(ignore_result=True)  # early ack: the outbox re-queues it (see above)
-def fanout_like(like_id: int) -> None:
-    plan = fanout.like_fanout_load(like_id=like_id)
-    if plan is None:
-        return
-    fanout.like_count_publish(post_id=plan.event.post_id)
-    ranges = fanout.like_fanout_ranges(plan)
-    if not ranges:
-        fanout.like_fanout_range(plan, after=0, upto=None)
-        fanout.like_fanout_complete(plan)
-        return
-    for index, (after, upto) in enumerate(ranges):
-        fanout_chunk.delay(like_id, plan.followers, index, len(ranges), after, upto)
+def _fanout(kind: str, ids: list[int]) -> None:
+    """The batch, then each big account's event split into chunk tasks."""
+    for event_id in pipeline.fanout(kind=kind, ids=ids):
+        followers, ranges = pipeline.fanout_split(kind=kind, event_id=event_id)
+        for index, (after, upto) in enumerate(ranges):
+            fanout_chunk.delay(kind, event_id, followers, index, len(ranges), after, upto)
+
+
+@shared_task(**LATE_ACK)  # a dead pool child's batch is redelivered at once (issue 19.3)
+def fanout(kind: str, ids: list[int]) -> None:
+    _fanout(kind, ids)
 
 
 @shared_task(**LATE_ACK)
 def fanout_chunk(
-    like_id: int, followers: int, index: int, total: int, after: int, upto: int
+    kind: str, event_id: int, followers: int, index: int, total: int, after: int, upto: int
 ) -> None:
-    plan = fanout.like_fanout_load(like_id=like_id, followers=followers)
-    if plan is None:
-        return
-    fanout.like_fanout_range(plan, after=after, upto=upto)
-    if fanout.store.chunk_done(job=f"like:{like_id}", index=index, total=total):
-        fanout.like_fanout_complete(plan)
+    pipeline.fanout_range(
+        kind=kind, event_id=event_id, followers=followers, index=index, total=total,
+        after=after, upto=upto,
+    )  # fmt: skip
 
 
 @shared_task(**LATE_ACK)
-def unfanout_like(like_id: int, liker_id: int, post_id: int) -> None:
-    fanout.like_unfanout(like_id=like_id, liker_id=liker_id, post_id=post_id)
-
-
-@shared_task(**LATE_ACK)
-def fanout_post(post_id: int) -> None:
-    fanout.post_fanout(post_id=post_id)
+def unfanout(kind: str, items: list[list[int]]) -> None:
+    pipeline.unfanout(kind=kind, items=[(i, actor, post) for i, actor, post in items])
 
 
 @shared_task(ignore_result=True)
 def sweep_owed_fanouts() -> int:
-    """Re-queue the fan-out of likes owed for too long (a task lost with a broker outage or
-    a crashed worker). Safe with a fan-out still running: re-running one adds nothing.
+    """Re-queue the fan-out of events owed for too long (a task lost with a broker outage or
+    a crashed worker), for every kind with an outbox. Safe with a fan-out still running:
+    re-running one adds nothing.
 
-    Not while the fan-out queues are backed up: then the owed likes are most likely still
+    Not while the fan-out queues are backed up: then the owed events are most likely still
     waiting in them, and re-queueing would only add duplicates behind them, which slow the
     workers, which lengthens the backlog (seen in tests/chaos: 35,000 queued copies within
-    minutes). Once the backlog is below FANOUT_SWEEP_MAX_BACKLOG, a like owed for longer than
-    FANOUT_OWED_AFTER_S is no longer in a queue that short, so it was lost: re-queue it."""
+    minutes). Once the backlog is below FANOUT_SWEEP_MAX_BACKLOG, an event owed for longer
+    than FANOUT_OWED_AFTER_S is no longer in a queue that short, so it was lost: re-queue it.
+    """
+    from .queue import MAX_BATCH, fanout_send
+
     backlog = queue_backlog(settings.CELERY_TASK_DEFAULT_QUEUE, "fanout_bulk")
     if backlog > settings.FANOUT_SWEEP_MAX_BACKLOG:
         log.info("sweep skipped: %d fan-out tasks still queued", backlog)
         return 0
-    owed = outbox.likes_owed(older_than=timedelta(seconds=settings.FANOUT_OWED_AFTER_S))
-    for like_id in owed:
-        fanout_like.delay(like_id)
-    return len(owed)
-
-
-@shared_task(ignore_result=True)
-def fanout_likes(like_ids: list[int]) -> None:
-    """Several likes' fan-outs in one task: what the like hot path sends, one message per
-    batch of likes (``likes.fanout_queue``), fanned out together; a like by an account
-    with many followers goes the per-like way (split into chunk tasks)."""
-    for like_id in fanout.likes_fanout(like_ids=like_ids):
-        fanout_like(like_id)
+    swept = 0
+    for kind in list(pipeline.KINDS.values()):
+        if kind.owed is None:
+            continue
+        owed = kind.owed(timedelta(seconds=settings.FANOUT_OWED_AFTER_S))
+        for i in range(0, len(owed), MAX_BATCH):
+            fanout_send(kind.name, owed[i : i + MAX_BATCH])
+        swept += len(owed)
+    return swept

@@ -9,7 +9,7 @@ back to read it.
 
 Likefeed has one task of each kind, both run here by a real worker:
 
-- **the fan-out** (``feed.tasks.fanout_like``): the liker does not wait for a return value;
+- **the fan-out** (``feed.tasks.fanout``): the liker does not wait for a return value;
   what it did is visible where it matters, in every follower's feed (and the like's
   ``fanned_out_at``, and a ``like.delivered`` event to the liker). It ignores its result:
   nothing goes in the book, its ``AsyncResult`` stays ``PENDING`` forever, and a caller who
@@ -44,17 +44,17 @@ def run(lab: Lab) -> Outcome:
 
     queue = lab.queue("app")
     app = lab.app()
-    fanout_like = app.tasks["feed.tasks.fanout_like"]
+    fanout_task = app.tasks["feed.tasks.fanout"]
     recount_likes = app.tasks["likes.tasks.recount_likes"]
     with lab.workers(WorkerSpec("app", (queue,))):
         # A first fan-out opens the worker's connections (PostgreSQL, Redis, Lua script).
-        lab.timeline([lab.send(fanout_like, (warm_up,), queue=queue)])
+        lab.timeline([lab.send(fanout_task, ("like", [warm_up]), queue=queue)])
 
         # The fan-out: sent, and its effect watched where it shows (the like is marked once
         # every follower's feed holds it). Nobody asks the backend.
-        fanout_id = lab.send(fanout_like, (like_id,), queue=queue)
+        fanout_id = lab.send(fanout_task, ("like", [like_id]), queue=queue)
         deadline = time.monotonic() + 60
-        while not likes_selectors.like_facts(like_id=like_id).fanned_out:  # type: ignore[union-attr]
+        while not likes_selectors.likes_facts(like_ids=[like_id])[0].fanned_out:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"like {like_id} not fanned out within 60 s (logs: {LOGDIR})")
             time.sleep(0.005)

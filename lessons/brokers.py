@@ -10,8 +10,8 @@ them at the ack: several Redis commands per task instead of one frame.
 The same workload on each, with the same worker (Likefeed's fan-out worker: two processes,
 default prefetch) and the same database and Redis for everything but the broker:
 
-- **the like fan-out at a fixed rate**: real ``feed.tasks.fanout_like`` tasks for seeded
-  likes, each writing its liker's followers' feeds; measured: send-to-start latency;
+- **the like fan-out at a fixed rate**: real ``feed.tasks.fanout`` tasks for seeded likes
+  (one each), each writing its liker's followers' feeds; measured: send-to-start latency;
 - **a burst of short tasks**: N ``noop`` tasks sent as fast as one process can, while the
   worker runs them; measured: tasks per second, first send to last end.
 
@@ -66,19 +66,19 @@ def run(lab: Lab) -> Outcome:
             spec = WorkerSpec(f"broker-{name}", (queues[name],), concurrency=2)
             stack.enter_context(lab.workers(spec, broker_url=url))
             # First fan-outs open each pool process' connections (PostgreSQL, Redis, Lua).
-            warm_up = apps[name].tasks["feed.tasks.fanout_like"]
-            lab.timeline([lab.send(warm_up, (next(likes),)) for _ in range(WARM_UP)])
+            warm_up = apps[name].tasks["feed.tasks.fanout"]
+            lab.timeline([lab.send(warm_up, ("like", [next(likes)])) for _ in range(WARM_UP)])
 
         for r in range(rounds):
             for name, app in apps.items():
-                fanout_like, noop = (
-                    app.tasks["feed.tasks.fanout_like"],
+                fanout_task, noop = (
+                    app.tasks["feed.tasks.fanout"],
                     app.tasks["lessons.tasks.noop"],
                 )
                 start, ids = time.monotonic(), []
                 for i in range(per_run):
                     time.sleep(max(0.0, start + i / rate - time.monotonic()))
-                    ids.append(lab.send(fanout_like, (next(likes),)))
+                    ids.append(lab.send(fanout_task, ("like", [next(likes)])))
                 found[name]["latency_ms"] += lab.timeline(ids).waits_ms(ids)
 
                 began = time.perf_counter()

@@ -147,7 +147,7 @@ class Lab:
             # The fan-out as shipped: no test-sized chunks (tests/environment.py sets them).
             for name in ("FANOUT_CHUNK_SIZE", "FANOUT_BULK_THRESHOLD", "FANOUT_BULK_CHUNK"):
                 os.environ.pop(name, None)
-            os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+            os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
             import django
 
             django.setup()

@@ -2,7 +2,8 @@
 
 ``POST`` / ``DELETE /api/posts/<id>/like/`` with ``Authorization: Token <key>`` (how scripts,
 apps and load generators call the API) is served here: one SQL statement on an asyncio
-connection (``likes.services.like_set_by_token``) and a JSON answer. Under ASGI, Django's
+connection (``likes.services.like_set_by_token``: the view's service and SQL runner, driven
+from the event loop) and a JSON answer. Under ASGI, Django's
 handler costs more than the like itself: each request crosses its middleware and hops to a
 worker thread several times, and every sync view in a process runs on one thread, so a
 view's database round trips queue behind each other (``make bench`` measures it, README).
@@ -47,15 +48,19 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 LIKE_PATH = re.compile(r"/api/posts/([0-9]{1,18})/like/")
 
-# What Django's middleware and DRF add to the view's answer (SecurityMiddleware,
-# XFrameOptionsMiddleware, and APIView's Allow).
-_HEADERS = [
-    (b"content-type", b"application/json"),
-    (b"allow", b"POST, DELETE, OPTIONS"),
-    (b"x-frame-options", b"DENY"),
-    (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"same-origin"),
-    (b"cross-origin-opener-policy", b"same-origin"),
+# The view's headers, in the view's order and spelling (tests/likes/test_like_edges.py
+# compares them): DRF's content type, Vary and Allow, XFrameOptionsMiddleware,
+# Content-Length (set by Django), then SecurityMiddleware's.
+_HEAD = [
+    (b"Content-Type", b"application/json"),
+    (b"Vary", b"Accept"),
+    (b"Allow", b"POST, DELETE, OPTIONS"),
+    (b"X-Frame-Options", b"DENY"),
+]
+_TAIL = [
+    (b"X-Content-Type-Options", b"nosniff"),
+    (b"Referrer-Policy", b"same-origin"),
+    (b"Cross-Origin-Opener-Policy", b"same-origin"),
 ]
 
 
@@ -146,8 +151,8 @@ async def _answer(
     send: Send, body: dict[str, Any], *, status: int = 200, retry_after: int | None = None
 ) -> None:
     content = json.dumps(body, separators=(",", ":")).encode()
-    headers = [*_HEADERS, (b"content-length", str(len(content)).encode())]
+    headers = [*_HEAD, (b"Content-Length", str(len(content)).encode()), *_TAIL]
     if retry_after is not None:
-        headers.append((b"retry-after", str(retry_after).encode()))
+        headers.append((b"Retry-After", str(retry_after).encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": content})

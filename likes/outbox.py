@@ -2,7 +2,7 @@
 
 The fan-out marks the like done once every follower's feed holds it; the sweeper re-queues
 likes owed for longer than a bound (a task lost to a broker outage or a crashed worker).
-This module writes only that one column, and imports nothing from ``feed``.
+This module writes only that one column; ``likes.fanout`` hands it to the pipeline.
 """
 
 from __future__ import annotations
@@ -16,18 +16,9 @@ from django.utils import timezone
 from .models import Like
 
 
-def like_mark_fanned_out(*, like_id: int) -> bool:
-    """Mark a like's fan-out complete; False when it was already marked (or is gone)."""
-    return bool(
-        Like.objects.filter(pk=like_id, fanned_out_at__isnull=True).update(
-            fanned_out_at=timezone.now()
-        )
-    )
-
-
 def likes_mark_fanned_out(*, like_ids: list[int]) -> set[int]:
-    """``like_mark_fanned_out`` for many likes in one statement: the ids marked by this
-    call (a concurrent run of the same batch gets the others, so each is reported once)."""
+    """Mark these likes' fan-out complete, in one statement: the ids marked by this call (a
+    concurrent run of the same likes gets the others, so each is reported once)."""
     with connection.cursor() as cursor:
         cursor.execute(
             "UPDATE likes_like SET fanned_out_at = now() "

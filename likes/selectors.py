@@ -21,19 +21,8 @@ class LikeFacts:
     fanned_out: bool
 
 
-def like_facts(*, like_id: int) -> LikeFacts | None:
-    row = (
-        Like.objects.filter(pk=like_id)
-        .values_list("pk", "user_id", "post_id", "created_at", "fanned_out_at")
-        .first()
-    )
-    if row is None:
-        return None
-    return LikeFacts(row[0], row[1], row[2], row[3], row[4] is not None)
-
-
 def likes_facts(*, like_ids: Iterable[int]) -> list[LikeFacts]:
-    """``like_facts`` for many likes in one query (the gone ones are left out)."""
+    """What the fan-out needs of these likes, in one query (the gone ones are left out)."""
     rows = Like.objects.filter(pk__in=set(like_ids)).values_list(
         "pk", "user_id", "post_id", "created_at", "fanned_out_at"
     )
@@ -45,8 +34,9 @@ def likes_existing(*, like_ids: Iterable[int]) -> set[int]:
 
 
 def liked_pairs(*, pairs: Iterable[tuple[int, int]]) -> set[tuple[int, int]]:
-    """Which of these (user, post) pairs are likes (``liked_by_me`` for many followers of
-    many posts at once), in one query."""
+    """Which of these (user, post) pairs are likes, in one query: ``liked_by_me`` for one
+    viewer's page of posts, one post's chunk of followers, or a batch's followers of many
+    posts alike."""
     wanted = set(pairs)
     if not wanted:
         return set()
@@ -58,32 +48,9 @@ def liked_pairs(*, pairs: Iterable[tuple[int, int]]) -> set[tuple[int, int]]:
     return {pair for pair in rows if pair in wanted}
 
 
-def like_exists(*, like_id: int) -> bool:
-    return Like.objects.filter(pk=like_id).exists()
-
-
 def like_times(*, like_ids: Iterable[int]) -> dict[int, datetime]:
     """When each of these likes was made; likes that no longer exist are absent."""
     return dict(Like.objects.filter(pk__in=set(like_ids)).values_list("pk", "created_at"))
-
-
-def posts_liked_by(*, user_id: int, post_ids: Iterable[int]) -> set[int]:
-    """Which of these posts the user likes (``liked_by_me``), in one query."""
-    ids = set(post_ids)
-    if not ids:
-        return set()
-    return set(
-        Like.objects.filter(user_id=user_id, post_id__in=ids).values_list("post_id", flat=True)
-    )
-
-
-def likers_among(*, post_id: int, user_ids: Iterable[int]) -> set[int]:
-    """Which of these users like the post (``liked_by_me`` for a chunk of followers)."""
-    return set(
-        Like.objects.filter(post_id=post_id, user_id__in=list(user_ids)).values_list(
-            "user_id", flat=True
-        )
-    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,9 +1,17 @@
 """The like hot path: one SQL statement stores (or removes) the row and moves the counter.
 
-``like_create`` and ``like_delete`` are idempotent under any concurrency: the unique
-``(user, post)`` row decides, and the counter moves only when a row was really inserted or
-deleted, in the same statement (so in the same transaction). A fan-out task is queued only
-after commit, and only when something changed.
+A like or unlike is idempotent under any concurrency: the unique ``(user, post)`` row
+decides, and the counter moves only when a row was really inserted or deleted, in the same
+statement (so in the same transaction). Its fan-out (or the removal of its items) is queued
+only after commit, and only when something changed, through the fan-out's one queueing step
+(``feed.queue``).
+
+Two edges reach it: the Django view (``likes.apis``, by user id, in a worker thread) and the
+event-loop hot path (``likes.asgi``, by API token). Below the edge they share everything:
+one statement builder, one runner (``_steps``, written once as the list of statements and
+what to do with each answer, driven by Django's cursor or by the event loop's psycopg
+connection), one answer, and one way of queueing the fan-out (after commit, or batched in
+the event loop). Only the I/O differs.
 
 Why raw SQL: the textbook ``get_or_create`` + ``F()`` update costs 3-5 round trips and ~2.4 ms
 here; this statement is one round trip (~0.5 ms). See DESIGN.md, "Figures measured here".
@@ -11,15 +19,17 @@ here; this statement is one round trip (~0.5 ms). See DESIGN.md, "Figures measur
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from dataclasses import dataclass
+from typing import Any
 
-from django.db import connection, transaction
+from django.db import connection
 
 from config.asyncdb import async_pool
 from config.exceptions import NotFound
-from feed import tasks as feed_tasks
+from feed import queue
 
-from .fanout_queue import fanout_queue
+from .fanout import KIND
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,13 +43,6 @@ class LikeState:
 # token (the event-loop path, likes.asgi). ``me`` names the acting user; ``changed`` inserts
 # or deletes the row; the counter moves only if a row changed. Answer: (user id, id of the
 # row changed or NULL, count or NULL for an unknown post); no row for an unknown token.
-#
-# When nothing changed, the count comes from the statement's snapshot, which can predate a
-# concurrent like of the same pair that this one waited on (ON CONFLICT waits for it to
-# commit): the answer would miss that like. FOR KEY SHARE on the read did not prevent it
-# under load (tests/likes/test_like_api.py caught a duplicate answered 0 after its twin's
-# 1), so the unchanged path re-reads the count in a second statement, whose new snapshot
-# sees every like committed before it. A fresh like or unlike pays one round trip.
 _STATEMENT = """
 WITH me AS ({me}), changed AS ({change}), upd AS (
     UPDATE social_post SET like_count = like_count {sign} 1
@@ -62,55 +65,132 @@ _INSERT = """INSERT INTO likes_like (user_id, post_id, created_at)
 _DELETE = """DELETE FROM likes_like WHERE user_id = (SELECT user_id FROM me) AND post_id = %(post)s
     RETURNING id"""
 
+# (liked, by token) → statement
+_SQL = {
+    (liked, by_token): _STATEMENT.format(
+        me=_BY_TOKEN if by_token else _BY_USER,
+        change=_INSERT if liked else _DELETE,
+        sign="+" if liked else "-",
+    )
+    for liked in (True, False)
+    for by_token in (True, False)
+}
+
 _COUNT_SQL = "SELECT like_count FROM social_post WHERE id = %(post)s"
 
-_LIKE_SQL = _STATEMENT.format(me=_BY_USER, change=_INSERT, sign="+")
-_UNLIKE_SQL = _STATEMENT.format(me=_BY_USER, change=_DELETE, sign="-")
-_LIKE_BY_TOKEN_SQL = _STATEMENT.format(me=_BY_TOKEN, change=_INSERT, sign="+")
-_UNLIKE_BY_TOKEN_SQL = _STATEMENT.format(me=_BY_TOKEN, change=_DELETE, sign="-")
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    user_id: int
+    changed_id: int | None  # the like row inserted or deleted; None: nothing changed
+    like_count: int
 
 
-def _run(sql: str, *, user_id: int, post_id: int) -> tuple[int | None, int]:
-    """Run one like/unlike statement: (id of the row inserted/deleted or None, new count)."""
-    # One statement is one transaction under autocommit: no BEGIN/COMMIT round trips. Inside
-    # an outer atomic block it simply joins it, and on_commit below waits for that commit.
+Statement = tuple[str, dict[str, Any]]
+Row = tuple[Any, ...] | None
+
+
+def _steps(*, liked: bool, post_id: int, user_id: int | None = None, token: str | None = None
+           ) -> Generator[Statement, Row, _Outcome | None]:  # fmt: skip
+    """The one SQL runner, as the statements it sends and what it does with each answer
+    (each ``yield`` sends one statement and receives its first row). None: the token or the
+    post is unknown (nothing was changed).
+
+    When nothing changed, the count comes from the statement's snapshot, which can predate a
+    concurrent like of the same pair that this one waited on (ON CONFLICT waits for it to
+    commit): the answer would miss that like. FOR KEY SHARE on the read did not prevent it
+    under load (tests/likes/test_like_api.py caught a duplicate answered 0 after its twin's
+    1), so the unchanged path re-reads the count in a second statement, whose new snapshot
+    sees every like committed before it. A fresh like or unlike pays one round trip.
+    """
+    params: dict[str, Any] = {"post": post_id, "user": user_id, "token": token}
+    row = yield _SQL[liked, token is not None], params
+    if row is None or row[2] is None:
+        return None
+    me, changed_id, like_count = row
+    if changed_id is None:
+        row = yield _COUNT_SQL, params
+        if row is not None:
+            (like_count,) = row
+    return _Outcome(me, changed_id, like_count)
+
+
+def _run(steps: Generator[Statement, Row, _Outcome | None]) -> _Outcome | None:
+    """Drive ``_steps`` on Django's connection. One statement is one transaction under
+    autocommit: no BEGIN/COMMIT round trips. Inside an outer atomic block it simply joins
+    it, and the fan-out queued on commit waits for that commit."""
     with connection.cursor() as cursor:
-        cursor.execute(sql, {"user": user_id, "post": post_id})
-        _, like_id, like_count = cursor.fetchone()
-        if like_id is None and like_count is not None:
-            cursor.execute(_COUNT_SQL, {"post": post_id})
-            (like_count,) = cursor.fetchone()
-    if like_count is None:
+        try:
+            sql, params = next(steps)
+            while True:
+                cursor.execute(sql, params)
+                sql, params = steps.send(cursor.fetchone())
+        except StopIteration as done:
+            return done.value
+
+
+async def _arun(steps: Generator[Statement, Row, _Outcome | None]) -> _Outcome | None:
+    """Drive ``_steps`` on the event loop's pool (autocommit: committed when answered)."""
+    pool = await async_pool()
+    async with pool.connection() as conn:
+        try:
+            sql, params = next(steps)
+            while True:
+                cursor = await conn.execute(sql, params)
+                sql, params = steps.send(await cursor.fetchone())
+        except StopIteration as done:
+            return done.value
+
+
+def _state(outcome: _Outcome, *, liked: bool, post_id: int) -> LikeState:
+    return LikeState(post_id=post_id, liked=liked, like_count=outcome.like_count)
+
+
+def _removal(outcome: _Outcome, post_id: int) -> list[tuple[int, int, int]]:
+    assert outcome.changed_id is not None
+    return [(outcome.changed_id, outcome.user_id, post_id)]
+
+
+def like_set(*, user_id: int, post_id: int, liked: bool) -> LikeState:
+    """Like (or take back a like of) a post. Idempotent: doing it again changes nothing and
+    answers the same. The fan-out (or removal of its items) is queued after commit."""
+    outcome = _run(_steps(liked=liked, post_id=post_id, user_id=user_id))
+    if outcome is None:
         raise NotFound(f"post {post_id} does not exist")
-    return like_id, like_count
+    if outcome.changed_id is not None:
+        if liked:
+            queue.fanout_on_commit(KIND, [outcome.changed_id])
+        else:
+            queue.unfanout_on_commit(KIND, _removal(outcome, post_id))
+    return _state(outcome, liked=liked, post_id=post_id)
 
 
 def like_create(*, user_id: int, post_id: int) -> LikeState:
-    """Like a post. Idempotent: liking again changes nothing and answers the same."""
-    like_id, like_count = _run(_LIKE_SQL, user_id=user_id, post_id=post_id)
-    if like_id is not None:
-        # robust: the like is stored and is its own outbox (fanned_out_at IS NULL), so a
-        # broker hiccup here is logged and swept up later rather than turned into a 500.
-        transaction.on_commit(lambda: feed_tasks.fanout_like.delay(like_id), robust=True)
-    return LikeState(post_id=post_id, liked=True, like_count=like_count)
+    return like_set(user_id=user_id, post_id=post_id, liked=True)
 
 
 def like_delete(*, user_id: int, post_id: int) -> LikeState:
-    """Take a like back. Idempotent; a task removes its feed items after commit."""
-    like_id, like_count = _run(_UNLIKE_SQL, user_id=user_id, post_id=post_id)
-    if like_id is not None:
-        transaction.on_commit(
-            lambda: feed_tasks.unfanout_like.delay(like_id, user_id, post_id), robust=True
-        )
-    return LikeState(post_id=post_id, liked=False, like_count=like_count)
+    return like_set(user_id=user_id, post_id=post_id, liked=False)
 
 
-# --- the same statements for the event loop (likes.asgi), authenticated by an API token ---
-#
-# The token lookup joins the statement, so an authenticated like is still one round trip. No
-# row comes back for an unknown token; a NULL count for an unknown post: the caller then
-# hands the request to the full Django view, which answers those errors exactly as always.
+async def like_set_by_token(*, token: str, post_id: int, liked: bool) -> LikeState | None:
+    """``like_set`` as the owner of an API token, in the event loop: the token lookup joins
+    the statement, so an authenticated like is still one round trip. None when the token or
+    the post is unknown (nothing was changed): the caller then hands the request to the
+    Django view, which answers those errors exactly as always. Committed when answered, so
+    the fan-out leaves with the loop's next batch."""
+    outcome = await _arun(_steps(liked=liked, post_id=post_id, token=token))
+    if outcome is None:
+        return None
+    if outcome.changed_id is not None:
+        if liked:
+            queue.fanout_soon(KIND, [outcome.changed_id])
+        else:
+            queue.unfanout_soon(KIND, _removal(outcome, post_id))
+    return _state(outcome, liked=liked, post_id=post_id)
 
+
+# --- who a token belongs to (the hot path's rate limit) ---------------------------------------
 
 _TOKEN_OWNER_SQL = """
 SELECT u.id, u.username FROM authtoken_token t JOIN social_user u ON u.id = t.user_id
@@ -125,31 +205,3 @@ async def token_owner(*, token: str) -> tuple[int, str] | None:
         cursor = await conn.execute(_TOKEN_OWNER_SQL, {"token": token})
         row = await cursor.fetchone()
     return None if row is None else (row[0], row[1])
-
-
-async def like_set_by_token(*, token: str, post_id: int, liked: bool) -> LikeState | None:
-    """Like (or unlike) a post as the owner of an API token, in the event loop.
-
-    Same statement, same idempotence and the same fan-out as ``like_create`` /
-    ``like_delete``; None when the token or the post is unknown (nothing was changed).
-    The statement commits on its own (autocommit), so the fan-out is queued after commit.
-    """
-    pool = await async_pool()
-    async with pool.connection() as conn:
-        cursor = await conn.execute(
-            _LIKE_BY_TOKEN_SQL if liked else _UNLIKE_BY_TOKEN_SQL,
-            {"token": token, "post": post_id},
-        )
-        row = await cursor.fetchone()
-        if row is None or row[2] is None:
-            return None
-        user_id, like_id, like_count = row
-        if like_id is None:
-            cursor = await conn.execute(_COUNT_SQL, {"post": post_id})
-            (like_count,) = await cursor.fetchone() or (like_count,)
-    if like_id is not None:
-        if liked:
-            fanout_queue().like(like_id)
-        else:
-            fanout_queue().unlike(like_id, user_id, post_id)
-    return LikeState(post_id=post_id, liked=liked, like_count=like_count)

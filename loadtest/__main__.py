@@ -82,7 +82,7 @@ def _stack(args: argparse.Namespace) -> Iterator[str]:
     from loadtest.stack import migrate, running_stack, stack_env
 
     if args.url:
-        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
         yield args.url.rstrip("/")
         return
     # Production settings; the seeded accounts ("lt<users>-...") are exempt from the like
@@ -107,7 +107,7 @@ def _stack(args: argparse.Namespace) -> Iterator[str]:
 def run(args: argparse.Namespace, url: str) -> int:
     import django
 
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
     django.setup()
     from loadtest import check, report
     from loadtest.seed import GraphSpec, seed_graph

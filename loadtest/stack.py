@@ -1,5 +1,6 @@
-"""Start (and stop) a Likefeed stack for a load test or a benchmark: the same processes
-``make run`` starts (``config.run.processes``), on a database of its own.
+"""Start (and stop) a Likefeed stack for a load test or a benchmark: the processes of
+``supervisord.conf`` under supervisord, as ``make run`` starts them (``config.processes``),
+on a database of its own.
 
 A load test writes a lot: it gets its own database (``likefeed_loadtest`` by default) on
 the PostgreSQL of ``DATABASE_URL`` (embedded when unset), created and migrated here, and
@@ -20,7 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
-from config.run import processes, stop, wait_healthy
+from config.processes import PROGRAMS, WORKERS, Supervisor, Topology
 from config.services import ROOT
 
 
@@ -48,7 +49,7 @@ def database_url(name: str, base: str | None = None) -> str:
 class Stack:
     url: str
     env: dict[str, str]
-    children: dict[str, subprocess.Popen[bytes]]
+    supervisor: Supervisor
     logdir: Path
 
     @property
@@ -58,7 +59,7 @@ class Stack:
 
     @property
     def web_pids(self) -> list[int]:
-        return [c.pid for name, c in self.children.items() if name.startswith("web")]
+        return [pid for name, pid in self.supervisor.running().items() if name.startswith("web")]
 
 
 def stack_env(
@@ -86,21 +87,16 @@ def running_stack(
     env: dict[str, str], logdir: Path, *, workers: bool = True, port: int | None = None
 ) -> Iterator[Stack]:
     """The web server and (unless ``workers`` is False) the Celery workers, healthy."""
-    port = port or free_port()
+    topology = Topology(
+        logdir=logdir, port=port or free_port(), ws_ping_s=env.get("WS_HEARTBEAT_S", "25")
+    )
+    programs = [name for name in PROGRAMS if workers or name not in WORKERS]
     logdir.mkdir(parents=True, exist_ok=True)
-    commands = processes("127.0.0.1", str(port))
-    if not workers:
-        commands = {k: v for k, v in commands.items() if not k.startswith("worker")}
-    children: dict[str, subprocess.Popen[bytes]] = {}
-    try:
-        for name, cmd in commands.items():
-            log = open(logdir / f"{name}.log", "wb")  # noqa: SIM115 - lives with the process
-            children[name] = subprocess.Popen(
-                cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-            )
-        url = f"http://127.0.0.1:{port}"
-        expected = sum(name.startswith("worker") for name in children)
-        wait_healthy(f"{url}/api/health/", children, expected, timeout=90)
-        yield Stack(url, env, children, logdir)
-    finally:
-        stop(children)
+    with open(logdir / "supervisord.out", "ab") as output:
+        supervisor = Supervisor(topology, env, output=output)
+        try:
+            supervisor.start(programs)
+            supervisor.wait_healthy(workers=len(WORKERS) if workers else 0, timeout=90)
+            yield Stack(topology.url, env, supervisor, logdir)
+        finally:
+            supervisor.stop()

@@ -1,7 +1,9 @@
 """Mail about likes: "alice and 3 others liked your post", one mail per burst.
 
-The walk: a like's fan-out, once complete, calls ``like_mail_schedule`` (in the fan-out
-worker, so the like request never waits for it and the fan-out is already done). That opens
+The walk: a batch of likes' fan-out, once complete, calls ``like_mails_schedule`` with their
+posts (in the fan-out worker, so the like request never waits for it and the fan-out is
+already done; the hook is set in ``NotificationsConfig.ready``, on the pipeline's like
+kind). For each post that opens
 a debounce window for the post, one ``SET NX`` in Redis: the first like of a burst queues
 ``notifications.tasks.send_like_mail`` on the slow ``mail`` queue with a countdown of
 ``LIKE_MAIL_DEBOUNCE_S``; every other like inside the window only finds the window open.
@@ -61,9 +63,16 @@ def _window_key(post_id: int) -> str:
     return f"{settings.REDIS_PREFIX}:mail:window:{post_id}"
 
 
+def like_mails_schedule(post_ids: list[int]) -> None:
+    """Likes of these posts reached every feed: each post's author gets a mail (debounced:
+    one call per post is what one call per like would do)."""
+    for post_id in post_ids:
+        like_mail_schedule(post_id=post_id)
+
+
 def like_mail_schedule(*, post_id: int) -> bool:
-    """Called once per like whose fan-out completed: queue a mail for the post's author
-    unless one is already waiting. True when this call queued it."""
+    """Queue a mail for the post's author about its new likes unless one is already
+    waiting. True when this call queued it."""
     debounce = settings.LIKE_MAIL_DEBOUNCE_S
     # The window outlives its task's countdown: if the task is lost, the key still expires
     # and the next like opens a new window (its mail reports the likes this one missed).

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -24,6 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import pytest
 
+from config.processes import TEST_WORKER_FLAGS, WORKERS, Supervisor, Topology
 from tests.smtp import SmtpSink
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,66 +66,56 @@ def _database_url(name: str) -> str:
 
 
 class Stack:
-    def __init__(self, url: str, procs: dict[str, subprocess.Popen[bytes]], logdir: Path) -> None:
-        self.url, self.procs, self.logdir = url, procs, logdir
+    """A stack of real processes (``supervisord.conf``, under supervisord) for the tests."""
+
+    def __init__(self, supervisor: Supervisor) -> None:
+        self.supervisor = supervisor
+        self.url = supervisor.topology.url
+        self.logdir = supervisor.topology.logdir
 
     @property
     def ws_url(self) -> str:
         return self.url.replace("http://", "ws://") + "/ws/"
 
     def alive(self) -> None:
-        for name, proc in self.procs.items():
-            if proc.poll() is not None:
-                log = (self.logdir / f"{name}.log").read_text()[-3000:]
-                raise AssertionError(f"{name} died (code {proc.returncode}):\n{log}")
+        """Every program still the process that started: supervisord restarts one that
+        died, and in a test a restart is a crash to report, with the dead one's log."""
+        problem = self.supervisor.problem()
+        if problem:
+            raise AssertionError(problem)
+        running = self.supervisor.running()
+        for name, pid in self.supervisor.started.items():
+            if running.get(name) != pid:
+                log = self.supervisor.log(name, 3000)
+                raise AssertionError(f"{name} died (pid {pid}; restarted by supervisord):\n{log}")
 
     def stop(self) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in self.procs.values():
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        self.supervisor.stop()
+
+
+# The tests' stack: web and a worker per queue (a test of periodic jobs starts its own beat).
+TEST_PROGRAMS = ("web", *WORKERS)
 
 
 def start_stack(database_name: str, tmp: Path, extra_env: dict[str, str] | None = None) -> Stack:
+    """The processes of ``supervisord.conf`` on the test database, with the tests' own
+    variables: a free port, node names of their own, WebSocket pings every second, and
+    workers that skip heartbeats, gossip and mingle."""
     port = free_port()
     env = {**os.environ, "DATABASE_URL": _database_url(database_name), **(extra_env or {})}
-    py = sys.executable
-    celery = [py, "-m", "celery", "-A", "config", "worker", "-l", "info", "--without-heartbeat",
-              "--without-gossip", "--without-mingle"]  # fmt: skip
-    commands = {
-        "web": [py, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
-                "--port", str(port), "--ws-ping-interval", "1", "--no-access-log"],
-        "worker-fanout": [*celery, "-Q", "fanout", "-n", f"fanout-{port}@%h", "-c", "2"],
-        "worker-bulk": [*celery, "-Q", "fanout_bulk", "-n", f"bulk-{port}@%h", "-c", "1",
-                        "--prefetch-multiplier", "1"],
-        "worker-mail": [*celery, "-Q", "mail", "-n", f"mail-{port}@%h", "-c", "1",
-                        "--prefetch-multiplier", "1"],
-    }  # fmt: skip
-    procs = {}
-    for name, cmd in commands.items():
-        log = open(tmp / f"{name}.log", "wb")  # noqa: SIM115 - lives as long as the process
-        procs[name] = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    stack = Stack(f"http://127.0.0.1:{port}", procs, tmp)
+    topology = Topology(
+        logdir=tmp, port=port, ws_ping_s="1", node_suffix=f"-{port}",
+        worker_flags=TEST_WORKER_FLAGS,
+    )  # fmt: skip
+    output = open(tmp / "supervisord.out", "wb")  # noqa: SIM115 - lives with supervisord
+    supervisor = Supervisor(topology, env, output=output)
     try:
-
-        def healthy() -> bool:
-            stack.alive()
-            try:
-                answer = httpx.get(f"{stack.url}/api/health/", timeout=3)
-            except httpx.HTTPError:
-                return False
-            workers = sum(name.startswith("worker") for name in commands)
-            return answer.status_code == 200 and answer.json()["workers"] >= workers
-
-        wait_until(healthy, timeout=60, interval=0.2)
+        supervisor.start(TEST_PROGRAMS)
+        supervisor.wait_healthy(workers=len(WORKERS), timeout=60)
     except BaseException:
-        stack.stop()
+        supervisor.stop()
         raise
-    return stack
+    return Stack(supervisor)
 
 
 def purge_queues() -> None:

@@ -130,6 +130,57 @@ def test_every_queue_has_a_worker_and_every_worker_a_queue(resolved):
     assert sorted(consumed) == sorted(queue_names())
 
 
+# What supervisord.conf's variables are in the image: the image's interpreter (its console
+# scripts are the same modules: ``uvicorn`` is ``python -m uvicorn``), every interface, the
+# default port and ping, node names as they are, no test-only worker flags.
+COMPOSE_VARIABLES = {
+    "LIKEFEED_PYTHON": "python", "LIKEFEED_HOST": "0.0.0.0", "LIKEFEED_PORT": "8000",
+    "LIKEFEED_WS_PING_S": "25", "LIKEFEED_NODE_SUFFIX": "", "LIKEFEED_WORKER_FLAGS": "",
+    "LIKEFEED_LOG_DIR": "/unused", "LIKEFEED_SOCKET": "/unused", "LIKEFEED_HUNG_AFTER_S": "10",
+}  # fmt: skip
+
+
+def _as_console_script(args: list[str]) -> list[str]:
+    return args[2:] if args[:2] == ["python", "-m"] else args
+
+
+def test_compose_runs_exactly_the_processes_of_supervisord_conf(resolved):
+    """One process list: supervisord.conf (make run, the tests, the chaos, load test and
+    bench stacks); compose runs each program as its own service, with the same command,
+    concurrency and prefetch."""
+    from config.processes import commands
+
+    declared = {
+        name: _as_console_script(args) for name, args in commands(COMPOSE_VARIABLES).items()
+    }
+    services = resolved["services"]
+    run_by_compose = {
+        name: command(services[name]) for name in APP_SERVICES - {"migrate", "flower"}
+    }
+    assert run_by_compose == declared
+
+
+def test_every_worker_is_restarted_when_it_stops_answering_its_own_ping(resolved):
+    """The compose form of supervisord's liveness listener: a health check that pings the
+    worker's own node and kills it when it does not answer (Docker only marks a container
+    unhealthy; the kill makes it exit, and the restart policy starts it again)."""
+    services = resolved["services"]
+    workers = [
+        n for n in APP_SERVICES if command(services[n])[:4] == ["celery", "-A", "config", "worker"]
+    ]
+    assert len(workers) == 3
+    for name in workers:
+        service = services[name]
+        args = command(service)
+        node = args[args.index("-n") + 1].replace("%h", "$HOSTNAME")
+        test = service["healthcheck"]["test"]
+        assert test[0] == "CMD-SHELL", name
+        probe = test[1].replace("$$", "$")
+        assert f"celery -A config inspect ping -d {node} " in probe, (name, probe)
+        assert "|| { kill -9 -1; exit 1; }" in probe, (name, probe)
+        assert service["init"] is True and service["restart"] == "unless-stopped", name
+
+
 def test_every_command_names_something_that_exists_in_the_project(resolved):
     from celery import Celery
     from celery.app.utils import find_app

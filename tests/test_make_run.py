@@ -1,4 +1,5 @@
-"""``make run`` itself (``python -m config.run``): the bare-machine path and its refusals."""
+"""``make run`` itself (``python -m config.run``): the bare-machine path and its refusals, and
+the supervision it runs its processes under (supervisord.conf, ``config.processes``)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from config.processes import TEST_WORKER_FLAGS, Supervisor, Topology
 from config.run import broker_problem
 from tests.conftest import ROOT, free_port, wait_until
 
@@ -97,3 +99,64 @@ def test_broker_check_accepts_redis_and_rabbitmq_urls():
     assert broker_problem(os.environ["REDIS_URL"]) is None
     assert broker_problem("amqp://guest:guest@127.0.0.1:5672//") is None
     assert "cannot reach" in (broker_problem("amqp://guest:guest@127.0.0.1:1//") or "")
+
+
+# --- supervision: what keeps `make run`'s processes (and every test stack's) running --------
+
+
+@pytest.fixture
+def supervised_worker(tmp_path: Path):
+    """The fan-out worker of supervisord.conf under supervisord, as ``make run`` runs it, with
+    the liveness grace cut to 2 s."""
+    port = free_port()
+    topology = Topology(
+        logdir=tmp_path, port=port, node_suffix=f"-sv{port}", worker_flags=TEST_WORKER_FLAGS,
+        hung_after_s=2,
+    )  # fmt: skip
+    with open(tmp_path / "supervisord.out", "ab") as output:
+        supervisor = Supervisor(topology, output=output)
+        supervisor.start(["worker-fanout"])
+        try:
+            wait_until(lambda: "worker-fanout" in supervisor.running(), timeout=30)
+            wait_until(lambda: "ready." in supervisor.log("worker-fanout"), timeout=60)
+            yield supervisor
+        finally:
+            supervisor.stop()
+
+
+def test_a_worker_that_dies_is_started_again(supervised_worker):
+    pid = supervised_worker.pid("worker-fanout")
+    os.killpg(pid, signal.SIGKILL)
+    wait_until(lambda: supervised_worker.running().get("worker-fanout", pid) != pid, timeout=30)
+    assert supervised_worker.exits("worker-fanout") == 1
+
+
+def test_a_worker_that_declared_itself_dead_but_hangs_is_killed_and_started_again(
+    supervised_worker,
+):
+    """After kombu's broker-loss crash a worker logs Celery's "Unrecoverable error" and
+    should exit; once in CI its warm shutdown hung instead. The line is written here into
+    the worker's own output pipe (what supervisord reads), while the worker goes on running:
+    the liveness listener kills it after its grace, and supervisord starts it again."""
+    pid = supervised_worker.pid("worker-fanout")
+    line = b"[CRITICAL/MainProcess] Unrecoverable error: AttributeError(\"'NoneType'...\")\n"
+    with open(f"/proc/{pid}/fd/1", "wb") as worker_output:
+        worker_output.write(line)
+    wait_until(lambda: supervised_worker.running().get("worker-fanout", pid) != pid, timeout=30)
+    said = (supervised_worker.topology.logdir / "liveness.log").read_text()
+    assert f"worker-fanout (pid {pid}) hung after its unrecoverable error: killed" in said
+
+
+def test_a_worker_that_exits_after_its_unrecoverable_error_is_not_killed_twice(
+    supervised_worker,
+):
+    """The usual case: the worker exits by itself; its successor is left alone."""
+    pid = supervised_worker.pid("worker-fanout")
+    with open(f"/proc/{pid}/fd/1", "wb") as worker_output:
+        worker_output.write(b"[CRITICAL/MainProcess] Unrecoverable error: ConnectionError()\n")
+    os.killpg(pid, signal.SIGTERM)  # it exits (warm shutdown) before its grace is over
+    wait_until(lambda: supervised_worker.running().get("worker-fanout", pid) != pid, timeout=30)
+    successor = supervised_worker.pid("worker-fanout")
+    time.sleep(supervised_worker.topology.hung_after_s + 6)  # the grace, and a TICK_5 after it
+    assert supervised_worker.pid("worker-fanout") == successor
+    assert "error: killed" not in (supervised_worker.topology.logdir / "liveness.log").read_text()

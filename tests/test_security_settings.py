@@ -1,4 +1,5 @@
-"""Production settings: ``manage.py check --deploy`` is clean, and secrets are required."""
+"""Production settings (``config.settings.production``): ``manage.py check --deploy`` is
+clean, and secrets are required."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import subprocess
 import sys
 
 from tests.conftest import ROOT
+
+PRODUCTION = "config.settings.production"
 
 
 def manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -25,7 +28,7 @@ def manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
 def test_check_deploy_prints_no_warning_with_the_production_switch():
     result = manage(
         "check", "--deploy", "--fail-level", "WARNING",
-        LIKEFEED_ENV="production", SECRET_KEY=secrets.token_urlsafe(50),
+        DJANGO_SETTINGS_MODULE=PRODUCTION, SECRET_KEY=secrets.token_urlsafe(50),
         ALLOWED_HOSTS="likefeed.example",
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
@@ -33,20 +36,34 @@ def test_check_deploy_prints_no_warning_with_the_production_switch():
 
 
 def test_development_settings_are_what_check_deploy_warns_about():
-    result = manage("check", "--deploy")
+    result = manage("check", "--deploy", DJANGO_SETTINGS_MODULE="config.settings.local")
     assert "security.W018" in result.stdout + result.stderr  # DEBUG is on: not for deployment
 
 
 def test_production_refuses_to_start_without_a_real_secret_key():
     for secret in (None, "django-insecure-" + "x" * 60, "short"):
-        env = {"LIKEFEED_ENV": "production"} | ({"SECRET_KEY": secret} if secret else {})
+        env = {"DJANGO_SETTINGS_MODULE": PRODUCTION} | ({"SECRET_KEY": secret} if secret else {})
         result = manage("check", **env)
         assert result.returncode != 0
-        assert "SECRET_KEY" in result.stderr, result.stderr[-2000:]
+        assert result.stderr.startswith("likefeed: SECRET_KEY "), result.stderr[-2000:]
+        assert "Traceback" not in result.stderr
+        if secret:
+            assert secret not in result.stderr  # a refusal never prints the secret
 
 
 def test_production_refuses_debug():
     result = manage(
-        "check", LIKEFEED_ENV="production", DEBUG="true", SECRET_KEY=secrets.token_urlsafe(50)
+        "check",
+        DJANGO_SETTINGS_MODULE=PRODUCTION,
+        DEBUG="true",
+        SECRET_KEY=secrets.token_urlsafe(50),
     )
-    assert result.returncode != 0 and "DEBUG" in result.stderr
+    assert result.returncode != 0 and result.stderr.startswith("likefeed: DEBUG='true' ")
+
+
+def test_the_old_production_switch_is_refused_not_ignored():
+    """LIKEFEED_ENV=production chose production before the settings package; ignoring it now
+    would run a deployment on development settings without a word."""
+    result = manage("check", LIKEFEED_ENV="production")
+    assert result.returncode != 0
+    assert "DJANGO_SETTINGS_MODULE=config.settings.production" in result.stderr

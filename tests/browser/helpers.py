@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from playwright.sync_api import Locator, Page, ViewportSize, expect
+
+T = TypeVar("T")
 
 SCREENSHOTS = Path(__file__).parent / "screenshots"
 DESKTOP: ViewportSize = {"width": 1200, "height": 900}
@@ -19,6 +22,23 @@ OpenPage = Callable[..., Page]
 
 def unique(prefix: str = "") -> str:
     return f"{prefix}{uuid.uuid4().hex[:8]}"
+
+
+def wait_for(page: Page, predicate: Callable[[], T], timeout: float = 10.0) -> T:
+    """Let Playwright deliver its events until ``predicate()`` is truthy; return it.
+
+    For state kept in the test process (requests a route holds, frames a socket received):
+    route handlers and ``page.on`` callbacks run only while Playwright has the thread, so a
+    plain ``time.sleep`` loop would never see them. What the page shows is waited for with
+    ``expect`` instead. Not a timing assertion: the timeout bounds the wait for an outcome
+    that must happen.
+    """
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s (last value: {value!r})")
+        page.wait_for_timeout(20)
+    return value
 
 
 def screenshot(page: Page, name: str, *, full_page: bool = False) -> Path:

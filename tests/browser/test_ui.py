@@ -10,7 +10,9 @@ import re
 from typing import Any
 
 import pytest
-from playwright.sync_api import Route, expect
+from playwright.sync_api import Route, WebSocketRoute, expect
+
+from tests.conftest import wait_until
 
 from .helpers import (
     PHONE,
@@ -23,9 +25,12 @@ from .helpers import (
     like_count,
     screenshot,
     unique,
+    wait_for,
 )
 
 pytestmark = pytest.mark.stack
+
+PENDING = re.compile(r"\bis-pending\b")
 
 
 # --- accounts ---------------------------------------------------------------------------------
@@ -183,26 +188,55 @@ def test_like_shows_at_once_and_the_server_answer_is_applied(
     expect(count).to_have_text("0")
 
     held: list[Route] = []
-    page.route("**/api/posts/*/like/", lambda route: held.append(route))  # no answer yet
+    page.route("**/api/posts/*/like/", lambda route: held.append(route))  # answered later
     button.click()
     expect(button).to_have_attribute("aria-pressed", "true")
     expect(count).to_have_text("1")
-    page.wait_for_timeout(100)
-    assert len(held) == 1
+    expect(button).to_have_class(PENDING)  # the person sees the like is on its way
+    wait_for(page, lambda: held)
     held[0].continue_()
     page.unroute("**/api/posts/*/like/")
 
-    expect(button).not_to_have_class(re.compile("is-pending"))
+    # Pending was shown, so its end is the server's answer drawn.
+    expect(button).not_to_have_class(PENDING)
+    expect(count).to_have_text("1")
+    assert len(held) == 1  # one click, one request
     server = api(bob).get(f"/api/posts/{post['id']}/").json()
     assert server["liked_by_me"] is True and server["like_count"] == 1
 
-    # Keyboard: a real <button>, Space toggles it.
+    # Keyboard: a real <button>, Space toggles it. The key press draws pending before it
+    # returns (likes.js draws it when the request starts), so once the unlike's answer has
+    # reached the page, the end of pending is that answer applied.
     button.focus()
-    page.keyboard.press("Space")
+    with page.expect_response(lambda r: "/like/" in r.url and r.request.method == "DELETE"):
+        page.keyboard.press("Space")
     expect(button).to_have_attribute("aria-pressed", "false")
+    expect(button).not_to_have_class(PENDING)
     expect(count).to_have_text("0")
-    expect(button).not_to_have_class(re.compile("is-pending"))
     assert api(bob).get(f"/api/posts/{post['id']}/").json()["like_count"] == 0
+
+
+def test_the_pending_like_is_drawn_calmly_and_without_motion_when_asked(
+    open_page: OpenPage, make_user: Any, api: Any
+) -> None:
+    """Pending is a slow breath of the heart that starts only after 0.25 s (a quick answer
+    shows nothing), and a still, paler heart for people who asked for reduced motion."""
+    alice, bob = make_user(), make_user()
+    follow(api, bob, alice)
+    post = create_post(api, alice, f"Pending {unique('')}")
+    page = open_page(bob)
+    button = like_button(page, post["id"])
+    heart = button.locator(".heart path")
+    page.route("**/api/posts/*/like/", lambda route: None)  # held for the rest of the test
+
+    button.click()
+    expect(button).to_have_class(PENDING)
+    style = "e => { const s = getComputedStyle(e); return [s.animationName, s.animationDelay]; }"
+    assert heart.evaluate(style) == ["pulse", "0.25s"]
+
+    page.emulate_media(reduced_motion="reduce")
+    assert heart.evaluate(style)[0] == "none"
+    expect(heart).to_have_css("opacity", "0.45")
 
 
 def test_rapid_toggling_settles_on_the_server_count(
@@ -221,10 +255,11 @@ def test_rapid_toggling_settles_on_the_server_count(
     for _ in range(5):
         button.click(delay=0)
 
-    # Five clicks: the person ends wanting the like. Once quiet, the page shows the server's truth.
+    # Five clicks: the person ends wanting the like. The button is pending from the first
+    # click (drawn before it returns) until the answer that agrees is drawn: once it is not,
+    # the page has settled and shows the server's truth.
     expect(button).to_have_attribute("aria-pressed", "true")
-    expect(button).not_to_have_class(re.compile("is-pending"))
-    page.wait_for_timeout(500)
+    expect(button).not_to_have_class(PENDING)
     server = api(bob).get(f"/api/posts/{post['id']}/").json()
     assert server["liked_by_me"] is True
     assert server["like_count"] == 2
@@ -246,13 +281,14 @@ def test_a_failed_like_rolls_back_with_a_message(
     page.route("**/api/posts/*/like/", lambda route: held.append(route))
     button.click()
     expect(count).to_have_text("1")  # optimistic
-    page.wait_for_timeout(100)
+    wait_for(page, lambda: held)
     held[0].fulfill(status=500, json={"error": "server_error", "detail": "Something broke."})
 
     toast = page.get_by_role("alert").filter(has_text="Could not like the post")
     expect(toast).to_be_visible()
     expect(button).to_have_attribute("aria-pressed", "false")
     expect(count).to_have_text("0")
+    expect(button).not_to_have_class(PENDING)
     screenshot(page, "like-rolled-back")
     assert api(bob).get(f"/api/posts/{post['id']}/").json()["like_count"] == 0
 
@@ -277,11 +313,17 @@ def test_a_second_tab_sees_the_count_change(open_page: OpenPage, make_user: Any,
     follow(api, bob, alice)
     post = create_post(api, alice, f"Two tabs {unique('')}")
     first = open_page(bob)
-    second = open_page(path="/", context=first.context)
+    second = open_page(path="/login/", context=first.context)  # listen before "/" opens its socket
+    received: list[dict[str, Any]] = []
+    second.on(
+        "websocket", lambda ws: ws.on("framereceived", lambda f: received.append(json.loads(f)))
+    )
+    second.goto("/")
     expect_live(first)
     expect_live(second)
     expect(like_count(second, post["id"])).to_have_text("0")
-    second.wait_for_timeout(500)  # the subscription goes out shortly after the feed renders
+    # The server answers a subscription with the post's count: from then on it pushes changes.
+    wait_for(second, lambda: [m for m in received if m.get("post_id") == post["id"]])
 
     like_button(first, post["id"]).click()
     expect(like_count(second, post["id"])).to_have_text("1")
@@ -315,7 +357,8 @@ def test_reconnect_resumes_and_shows_missed_items_exactly_once(
     missed = [f"Missed {n} {unique('')}" for n in range(3)]
     for body in missed:
         create_post(api, alice, body)
-    page.wait_for_timeout(1000)  # the fan-out has happened while the page was away
+    # Fanned out while the page was away: they can reach it only by the resume's replay.
+    wait_until(lambda: len(api(bob).get("/api/feed/").json()["items"]) == 1 + len(missed))
     page.context.set_offline(False)
 
     expect_live(page)
@@ -334,21 +377,30 @@ def test_reconnect_resumes_and_shows_missed_items_exactly_once(
 def test_a_dropped_socket_reconnects(open_page: OpenPage, make_user: Any, api: Any) -> None:
     alice, bob = make_user(), make_user()
     follow(api, bob, alice)
-    sockets: list[Any] = []
+    sockets: list[WebSocketRoute] = []
 
     page = open_page(bob, path="/login/")  # any page: the route must be in place before "/"
 
-    def relay(ws: Any) -> None:
-        ws.connect_to_server()
+    def relay(ws: WebSocketRoute) -> None:
         sockets.append(ws)
+        ws.connect_to_server()
 
     page.route_web_socket(re.compile(r"/ws/$"), relay)
     page.goto("/")
     expect_live(page)
 
+    # Every state the indicator takes from now on, recorded by the page itself: "reconnecting"
+    # may last only the first backoff (0.25-0.5 s), too short to be sure a poll sees it.
+    page.evaluate("""() => {
+        const status = document.querySelector('[data-testid="live-status"]');
+        window.liveStates = [];
+        new MutationObserver(() => window.liveStates.push(status.dataset.state))
+            .observe(status, { attributes: true, attributeFilter: ["data-state"] });
+    }""")
     sockets[-1].close(code=1011, reason="test: server went away")
-    status = page.get_by_test_id("live-status")
-    expect(status).to_have_attribute("data-state", "reconnecting")
+    page.wait_for_function(
+        "(s => s.includes('reconnecting') && s.at(-1) === 'live')(window.liveStates)"
+    )
     expect_live(page)
     assert len(sockets) == 2
 

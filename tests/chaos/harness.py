@@ -14,7 +14,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -23,8 +22,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import redis
 
+from config.processes import TEST_WORKER_FLAGS, Supervisor, Topology
 from tests.conftest import ROOT, free_port, wait_until
 
 PREFIX = "lfchaos"  # the chaos stacks' Redis key prefix (in Redis servers of their own)
@@ -109,123 +110,109 @@ class OwnPostgres:
 
 
 class ChaosStack:
-    """Web (uvicorn), a worker per queue and beat, as real processes, each in its own process
-    group so that ``kill9`` takes a worker with its pool children, as a crashed host would.
+    """Web, a worker per queue and beat: the processes of ``supervisord.conf``, under the
+    supervision ``make run`` uses (``config.processes``). A worker that exits is started
+    again by supervisord, and one that logged Celery's "Unrecoverable error" but still runs
+    10 s later is killed first by the ``liveness`` listener (after kombu's broker-loss crash,
+    a worker's warm shutdown once waited on its pool children for good: seen in CI; see
+    README, "Reliability"). ``restarts`` counts the workers' exits the test did not cause,
+    which the table reports."""
 
-    Workers run supervised, as a deployment runs them (systemd, a container restart policy):
-    one that exits on its own is started again, and counted in ``restarts``, which the table
-    reports. (Celery workers do exit in a broker outage: see ``feed.tasks``.) One that has
-    logged Celery's "Unrecoverable error" but is still running ``HUNG_AFTER_S`` later is
-    killed first, as a liveness probe (Kubernetes' ``celery inspect ping``) would kill it:
-    after kombu's broker-loss crash, the worker's warm shutdown once waited on its pool
-    children for good, consuming nothing (seen in CI; see README, "Reliability")."""
-
-    HUNG_AFTER_S = 10.0
-
+    PROGRAMS = ("web", "worker-fanout", "worker-bulk", "beat")
     WORKERS = ("worker-fanout", "worker-bulk")
 
     def __init__(self, logdir: Path, env: dict[str, str]) -> None:
         self.logdir, self.port = logdir, free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, **env}
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
-        self.restarts: dict[str, int] = {}
-        self._log_from: dict[str, int] = {}  # each process's part of its log starts here
-        self._dead_since: dict[str, float] = {}
-        self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._supervisor: threading.Thread | None = None
-        py = sys.executable
-        celery = [py, "-m", "celery", "-A", "config"]
-        worker = [*celery, "worker", "-l", "info", "--without-heartbeat", "--without-gossip",
-                  "--without-mingle"]  # fmt: skip
-        self.commands = {
-            "web": [py, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
-                    "--port", str(self.port), "--no-access-log"],
-            "worker-fanout": [*worker, "-Q", "fanout", "-n", f"fanout-{self.port}@%h", "-c", "2"],
-            "worker-bulk": [*worker, "-Q", "fanout_bulk", "-n", f"bulk-{self.port}@%h", "-c", "1",
-                            "--prefetch-multiplier", "1"],
-            "beat": [*celery, "beat", "-l", "info", "-s", str(logdir / "beat-schedule")],
-        }  # fmt: skip
-
-    def start(self, *names: str) -> None:
-        with self._lock:
-            for name in names or tuple(self.commands):
-                self._spawn(name)
-        if self._supervisor is None:
-            self._supervisor = threading.Thread(target=self._supervise, daemon=True)
-            self._supervisor.start()
-
-    def _spawn(self, name: str) -> None:
-        log = open(self.logdir / f"{name}.log", "ab")  # noqa: SIM115 - kept by the process
-        self._log_from[name] = log.tell()
-        self._dead_since.pop(name, None)
-        self.procs[name] = subprocess.Popen(
-            self.commands[name], cwd=ROOT, env=self.env, stdout=log,
-            stderr=subprocess.STDOUT, start_new_session=True,
+        topology = Topology(
+            logdir=logdir, port=self.port, node_suffix=f"-{self.port}",
+            worker_flags=TEST_WORKER_FLAGS,
         )  # fmt: skip
+        self._output = open(logdir / "supervisord.out", "ab")  # noqa: SIM115 - closed in stop()
+        self.supervisor = Supervisor(topology, self.env, output=self._output)
+        self.kills: dict[str, int] = {}  # whole-worker kills this test made
 
-    def _supervise(self) -> None:
-        while not self._stopping.wait(0.5):
-            with self._lock:
-                for name in self.WORKERS:
-                    proc = self.procs.get(name)
-                    if proc is not None and proc.poll() is not None and not self._stopping.is_set():
-                        self.restarts[name] = self.restarts.get(name, 0) + 1
-                        self._spawn(name)
-                    elif proc is not None and self._declared_dead_long_ago(name):
-                        with contextlib.suppress(ProcessLookupError):
-                            os.killpg(proc.pid, signal.SIGKILL)  # restarted on the next round
+    @property
+    def restarts(self) -> dict[str, int]:
+        """Workers that exited by themselves (and were restarted), per worker."""
+        exits = {
+            name: self.supervisor.exits(name) - self.kills.get(name, 0) for name in self.WORKERS
+        }
+        return {name: n for name, n in exits.items() if n}
 
-    def _declared_dead_long_ago(self, name: str) -> bool:
-        """Has this worker logged an unrecoverable error more than HUNG_AFTER_S ago?"""
-        if name not in self._dead_since:
-            with open(self.logdir / f"{name}.log", "rb") as log:
-                log.seek(self._log_from.get(name, 0))
-                if b"Unrecoverable error" not in log.read():
-                    return False
-            self._dead_since[name] = time.monotonic()
-        return time.monotonic() - self._dead_since[name] > self.HUNG_AFTER_S
+    def start(self) -> None:
+        self.supervisor.start(self.PROGRAMS)
 
     def wait_healthy(self, workers: int = 2, timeout: float = 90) -> None:
-        def healthy() -> bool:
-            for name, proc in self.procs.items():
-                assert proc.poll() is None, f"{name} died:\n{self.log(name)}"
-            try:
-                answer = httpx.get(f"{self.url}/api/health/", timeout=5)
-            except httpx.HTTPError:
-                return False
-            return answer.status_code == 200 and answer.json()["workers"] >= workers
-
-        wait_until(healthy, timeout=timeout, interval=0.3)
+        self.supervisor.wait_healthy(workers=workers, timeout=timeout)
 
     def kill9(self, name: str) -> None:
-        """SIGKILL the process and its children (no shutdown, no acknowledgement, nothing),
-        then start it again, as its supervisor would."""
-        with self._lock:
-            proc = self.procs[name]
+        """SIGKILL the worker and its pool children (no shutdown, no acknowledgement,
+        nothing), as a crashed host would; supervisord starts it again at once."""
+        pid = self.supervisor.pid(name)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+        self.kills[name] = self.kills.get(name, 0) + 1
+        wait_until(lambda: self.supervisor.running().get(name, pid) != pid, timeout=30)
+
+    def kill9_pool_children(self, name: str) -> int:
+        """SIGKILL the worker's pool processes only (an out-of-memory kill, a segfault in a
+        task): the worker itself stays, starts new ones, and learns which task each lost."""
+        pid = self.supervisor.pid(name)
+        children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)
+        pids = [int(child) for child in children.stdout.split()]
+        for child in pids:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=30)
-            self._spawn(name)
+                os.kill(child, signal.SIGKILL)
+        return len(pids)
 
     def log(self, name: str) -> str:
-        return (self.logdir / f"{name}.log").read_text(errors="replace")[-4000:]
+        return self.supervisor.log(name)
 
     def stop(self) -> None:
-        self._stopping.set()
-        with self._lock:
-            pass  # the supervisor has seen the flag: it starts nothing more
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in self.procs.values():
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
+        self.supervisor.stop()
+        self._output.close()
+
+
+class ConsistencyClock:
+    """Seconds from a moment (a kill, a server back) until every like stored before it has
+    been fanned out: its outbox mark (``fanned_out_at``) is set, which the fan-out does once
+    every follower's feed holds it. Each ``mark()`` is watched in a thread of its own, with
+    a connection of its own, every 0.1 s, while the run goes on."""
+
+    def __init__(self, database_url: str, timeout: float) -> None:
+        self.url, self.timeout = database_url, timeout
+        self.seconds: list[float | None] = []
+        self._threads: list[threading.Thread] = []
+
+    def mark(self) -> None:
+        at = time.monotonic()
+        with psycopg.connect(self.url) as conn:
+            row = conn.execute("SELECT coalesce(max(id), 0) FROM likes_like").fetchone()
+        index = len(self.seconds)
+        self.seconds.append(None)
+        thread = threading.Thread(
+            target=self._watch, args=(index, row[0] if row else 0, at), daemon=True
+        )
+        thread.start()
+        self._threads.append(thread)
+
+    def _watch(self, index: int, upto: int, at: float) -> None:
+        query = "SELECT count(*) FROM likes_like WHERE id <= %s AND fanned_out_at IS NULL"
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            while time.monotonic() - at < self.timeout:
+                with contextlib.suppress(psycopg.OperationalError):
+                    row = conn.execute(query, [upto]).fetchone()
+                    if row and row[0] == 0:
+                        self.seconds[index] = round(time.monotonic() - at, 1)
+                        return
+                time.sleep(0.1)
+
+    def join(self) -> list[float | None]:
+        for thread in self._threads:
+            thread.join()
+        return self.seconds
 
 
 def stack_env(redis_url: str, database_url: str, **extra: str) -> dict[str, str]:
@@ -378,6 +365,7 @@ class Audit:
     extra_items: int = 0  # an item nobody owed (a duplicate under another id): must be 0
     duplicate_events: int = 0  # a live event logged twice for one item: must be 0
     count_drift: int = 0  # posts whose like_count differs from their rows: must be 0
+    consistent_s: list[float | None] = field(default_factory=list)  # after each kill/recovery
     notes: str = ""
     client_errors: list[str] = field(default_factory=list)  # what "other/none" answers were
     restarts: dict[str, int] = field(default_factory=dict)  # workers that exited on their own
@@ -397,7 +385,10 @@ class Audit:
     def failures(self) -> list[str]:
         must_be_zero = ("other", "lost", "not_fanned_out", "missing_items", "extra_items",
                         "duplicate_events", "count_drift")  # fmt: skip
-        return [f"{name}={getattr(self, name)}" for name in must_be_zero if getattr(self, name)]
+        failures = [f"{name}={getattr(self, name)}" for name in must_be_zero if getattr(self, name)]
+        if None in self.consistent_s:  # a kill or outage after which the feeds never caught up
+            failures.append(f"consistent_s={self.consistent_s}")
+        return failures
 
 
 COLUMNS = [
@@ -406,6 +397,7 @@ COLUMNS = [
     ("stored_anyway", "503 but stored"), ("not_fanned_out", "fan-out owed"),
     ("missing_items", "missing items"), ("extra_items", "extra items"),
     ("duplicate_events", "dup events"), ("count_drift", "count drift"),
+    ("consistent_s", "s to consistent"),
 ]  # fmt: skip
 
 
@@ -415,6 +407,8 @@ def table(audits: list[Audit]) -> str:
         cells = []
         for name, _ in COLUMNS:
             value = getattr(audit, name)
+            if isinstance(value, list):  # seconds to consistent, per kill or recovery
+                value = " / ".join("never" if v is None else f"{v:.1f}" for v in value) or "-"
             cells.append(f"{value:.1f}" if isinstance(value, float) else str(value))
         rows.append(cells)
     widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]

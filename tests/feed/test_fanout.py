@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from tests.conftest import wait_until
 
 
@@ -132,3 +134,55 @@ def test_the_sweeper_requeues_a_like_whose_fan_out_was_lost(make_user, api):
     sweep_owed_fanouts.delay()
     wait_until(lambda: feed_ids(api, fan))
     wait_until(lambda: not Like.objects.filter(fanned_out_at__isnull=True).exists())
+
+
+def test_above_fanout_live_all_max_live_events_go_to_the_followers_online_only(db, settings):
+    """A celebrity's chunk: every follower's feed gets the item, but only the followers
+    online get a live event (logged under their next seq and published), and liked_by_me
+    is theirs. The chunk that completes the set marks the like fanned out."""
+    import asyncio
+    import time
+    import uuid
+
+    from django.utils import timezone
+
+    from config.redis import get_redis
+    from feed import fanout, store
+    from likes.models import Like
+    from social.models import Follow, Post, User
+
+    settings.REDIS_PREFIX = f"lftest-{uuid.uuid4().hex[:8]}"  # keys of this test only
+    settings.FANOUT_LIVE_ALL_MAX = 2
+    author, celebrity = User.objects.create(username="a"), User.objects.create(username="c")
+    online, away, fan = (User.objects.create(username=n) for n in ("on", "away", "fan"))
+    for follower in (online, away, fan):
+        Follow.objects.create(follower=follower, followee=celebrity)
+    post = Post.objects.create(author=author, body="x")
+    Like.objects.create(user=fan, post=post, created_at=timezone.now())  # fan likes it too
+    like = Like.objects.create(user=celebrity, post=post, created_at=timezone.now())
+    r = get_redis()
+    r.zadd(store.online_key(), {str(online.pk): time.time() + 60, str(fan.pk): time.time() + 60})
+    try:
+        fanout.fanout_range(
+            kind="like", event_id=like.pk, followers=3, index=0, total=1, after=0, upto=fan.pk
+        )
+        item_id = store.like_item_id(actor_id=celebrity.pk, like_id=like.pk, post_id=post.pk)
+        for follower in (online, away, fan):
+            assert r.zscore(store.feed_key(follower.pk), item_id) is not None
+        logged = {
+            user.pk: [
+                json.loads(m) for _, m in asyncio.run(store.events_after(user_id=user.pk, after=0))
+            ]
+            for user in (online, away, fan)
+        }
+        assert logged[away.pk] == [] and r.get(store.seq_key(away.pk)) is None
+        for user, liked_by_me in ((online, False), (fan, True)):
+            (message,) = logged[user.pk]
+            assert (message["seq"], message["item"]["id"]) == (1, item_id)
+            assert message["item"]["post"]["liked_by_me"] is liked_by_me
+        like.refresh_from_db()
+        assert like.fanned_out_at is not None
+    finally:
+        keys = list(r.scan_iter(match=f"{settings.REDIS_PREFIX}:*"))
+        if keys:
+            r.delete(*keys)

@@ -30,7 +30,7 @@ def isolated_env(tmp_path: Path) -> Iterator[Callable[..., dict[str, str]]]:
     var = ROOT / "var" / f"smoke-{os.getpid()}-{tmp_path.name}"  # embedded Redis' data
 
     def make(**extra: str) -> dict[str, str]:
-        dropped = {"REDIS_URL", "CELERY_BROKER_URL", *TEST_ENV}
+        dropped = {"REDIS_URL", "CELERY_BROKER_URL", "DJANGO_SETTINGS_MODULE", *TEST_ENV}
         env = {k: v for k, v in os.environ.items() if k not in dropped}
         return {**env, "LIKEFEED_VAR": str(var), "LOG_LEVEL": "WARNING", **extra}
 

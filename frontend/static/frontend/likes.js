@@ -9,6 +9,10 @@
 // always settle on the server's count. A failed request rolls the button
 // back to the server's state and says so in a toast.
 //
+// While requests are out the button carries `is-pending` (from the click that
+// started them until the last answer is drawn): the person sees their like is
+// on its way, and a test can wait for the answer by waiting for it to go.
+//
 // The same post can be on screen several times (a post and someone's like of
 // it): every button with its `data-post-id` is drawn from the same state.
 
@@ -23,7 +27,9 @@ import { toast } from "./toast.js";
  * @property {boolean} liked the server's last word
  * @property {number} count the server's last word
  * @property {boolean} wanted what the person asked for last
- * @property {boolean} inFlight a request for this post has not returned yet
+ * @property {boolean} inFlight requests for this post are out: from the one that the
+ *   click started until the answer that agrees with `wanted` (between two requests too,
+ *   so a live count never lands in the gap)
  */
 
 const HEART = `
@@ -86,8 +92,8 @@ export class LikeController {
     const state = this.states.get(postId);
     if (!state) return;
     state.wanted = !state.wanted;
-    this.draw(postId);
-    if (!state.inFlight) void this.sync(postId);
+    if (state.inFlight) this.draw(postId); // the request out is followed by one more if needed
+    else void this.sync(postId); // draws the change, pending, before its request goes out
   }
 
   /**
@@ -110,20 +116,25 @@ export class LikeController {
    */
   async sync(postId) {
     const state = /** @type {LikeState} */ (this.states.get(postId));
-    while (state.wanted !== state.liked) {
-      state.inFlight = true;
-      try {
-        const answer = await api.setLiked(postId, state.wanted);
-        state.liked = answer.liked;
-        state.count = answer.like_count;
-      } catch (error) {
-        state.wanted = state.liked;
-        toast(`Could not ${state.liked ? "unlike" : "like"} the post: ${errorText(error)}`, {
-          kind: "error",
-        });
-      } finally {
-        state.inFlight = false;
+    // Pending is drawn here, synchronously, before the first request leaves: drawn only
+    // when an answer came, it would never be seen while a request is out.
+    state.inFlight = true;
+    this.draw(postId);
+    try {
+      while (state.wanted !== state.liked) {
+        try {
+          const answer = await api.setLiked(postId, state.wanted);
+          state.liked = answer.liked;
+          state.count = answer.like_count;
+        } catch (error) {
+          state.wanted = state.liked;
+          toast(`Could not ${state.liked ? "unlike" : "like"} the post: ${errorText(error)}`, {
+            kind: "error",
+          });
+        }
       }
+    } finally {
+      state.inFlight = false;
       this.draw(postId);
     }
   }

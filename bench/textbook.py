@@ -1,9 +1,10 @@
-"""The textbook like, kept only as the baseline the benchmarks compare against.
+"""The textbook like, kept only as the baseline ``make bench`` compares against.
 
 This is what most tutorials write: ``get_or_create`` in a transaction, an ``F()`` update of
 the counter, ``.delay()`` on commit. It is correct, and it costs several round trips per
 like (SAVEPOINT, SELECT, INSERT, RELEASE, UPDATE, SELECT, plus BEGIN/COMMIT) where
-``likes.services.like_create`` needs one statement. Never called by the application.
+``likes.services.like_create`` needs one statement. Not part of the application: it lives
+under ``bench/`` and is routed only by the bench's own URLconf (``bench.urls``).
 """
 
 from __future__ import annotations
@@ -21,10 +22,9 @@ from rest_framework.views import APIView
 from config.api import viewer
 from config.throttling import LikeRateThrottle
 from feed import tasks as feed_tasks
+from likes.models import Like
+from likes.services import LikeState
 from social.models import Post
-
-from .models import Like
-from .services import LikeState
 
 
 def textbook_like_create(*, user_id: int, post_id: int) -> LikeState:
@@ -34,15 +34,14 @@ def textbook_like_create(*, user_id: int, post_id: int) -> LikeState:
         )
         if created:
             Post.objects.filter(pk=post_id).update(like_count=F("like_count") + 1)
-            transaction.on_commit(lambda: feed_tasks.fanout_like.delay(like.pk))
+            transaction.on_commit(lambda: feed_tasks.fanout.delay("like", [like.pk]))
         like_count = Post.objects.values_list("like_count", flat=True).get(pk=post_id)
     return LikeState(post_id=post_id, liked=True, like_count=like_count)
 
 
 class TextbookLikeApi(APIView):
     """The textbook like *view*: same authentication, permission and answer as
-    ``likes.apis.LikeApi``, over ``textbook_like_create``. Routed only when
-    ``BENCH_BASELINES`` is on (``config.baselines``), for ``make bench``."""
+    ``likes.apis.LikeApi``, over ``textbook_like_create``. Routed only by ``bench.urls``."""
 
     throttle_classes = [LikeRateThrottle]  # as the real view: the same work but the like
 

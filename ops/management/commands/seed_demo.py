@@ -1,7 +1,8 @@
 """``manage.py seed_demo``: a few users who follow each other, posts and likes.
 
 Goes through the services, so the demo's feeds are filled by the real fan-out once the
-workers run. Idempotent: does nothing when the demo users exist.
+workers run. Idempotent: does nothing when the demo users exist. It lives in ``ops``, the
+top layer, because it uses every app (in ``feed`` it made feed import likes).
 """
 
 from __future__ import annotations

@@ -1,0 +1,11 @@
+"""Settings of the stack ``make bench`` measures: the local ones (``DEBUG=false`` in its
+environment: the production code paths over plain HTTP) plus the baselines, which only the
+bench routes (``bench.urls``) and whose ``bench_hotpath`` command only it installs."""
+
+from __future__ import annotations
+
+from config.settings.local import *  # noqa: F403
+from config.settings.local import INSTALLED_APPS
+
+ROOT_URLCONF = "bench.urls"
+INSTALLED_APPS = [*INSTALLED_APPS, "bench"]

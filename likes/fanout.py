@@ -1,0 +1,65 @@
+"""The like as a kind of fanned-out event: what the fan-out pipeline (``feed.fanout``) needs
+to know about likes, provided by this app so that ``feed`` never imports ``likes``.
+
+Registered from ``LikesConfig.ready``. A like's row is its own outbox (``fanned_out_at IS
+NULL``: ``likes.outbox``), so besides the task's redelivery the sweeper re-queues what is
+still owed; it moves the post's like count, and the liker is told when every
+follower's feed holds it (``like.delivered``). The post's author's mail hooks itself onto
+this kind (``notifications.apps``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from datetime import datetime, timedelta
+
+from feed import fanout
+
+from . import outbox, selectors
+
+KIND = "like"
+
+
+def _load(ids: Collection[int]) -> list[fanout.Happening]:
+    return [
+        fanout.Happening(like.id, like.user_id, like.post_id, like.created_at)
+        for like in selectors.likes_facts(like_ids=ids)
+        if not like.fanned_out
+    ]
+
+
+def _standing(ids: Collection[int]) -> set[int]:
+    return selectors.likes_existing(like_ids=ids)
+
+
+def _done(ids: list[int]) -> set[int]:
+    return outbox.likes_mark_fanned_out(like_ids=ids)
+
+
+def _times(ids: Collection[int]) -> dict[int, datetime]:
+    return selectors.like_times(like_ids=ids)
+
+
+def _owed(older_than: timedelta) -> list[int]:
+    return outbox.likes_owed(older_than=older_than)
+
+
+def _liked_pairs(pairs: Iterable[tuple[int, int]]) -> set[tuple[int, int]]:
+    return selectors.liked_pairs(pairs=pairs)
+
+
+LIKE = fanout.Kind(
+    name=KIND,
+    load=_load,
+    standing=_standing,
+    done=_done,
+    times=_times,
+    owed=_owed,
+    moves_count=True,
+    tells_actor=True,
+)
+
+
+def register() -> None:
+    fanout.register_kind(LIKE)
+    fanout.register_liked_pairs(_liked_pairs)
