@@ -7,10 +7,14 @@ never interleaves with a relay.
 
 Every ``feed.item`` is first logged in the user's event log (``feed.store``), then published.
 The consumer keeps ``cursor``, the last seq it sent. An item with the next seq is relayed as
-it is; one further ahead means something was missed, so the log is read from the cursor (as
-it is when the inbox says messages were lost). ``resume`` moves the cursor back to what the
-client last saw and reads the log, so replay and live traffic meet without a gap or a
-duplicate.
+it is. One further ahead nearly always means two fan-out workers' publishes crossed (each
+logs its seqs, then publishes): the missing one follows within milliseconds, so the item is
+held (``HOLD_S``, at most ``HOLD_MAX``) and the held ones follow the missing one out. Only a
+gap still open after that is read from the log, from the cursor (as it is when the inbox
+says messages were lost). Reading the log at every crossing instead cost a Redis round trip
+and the re-sent items per gap, in the web process that is the bottleneck under load.
+``resume`` moves the cursor back to what the client last saw and reads the log, so replay
+and live traffic meet without a gap or a duplicate.
 
 Until the client says where it stands, no feed item is relayed: its first message
 (``resume`` or ``subscribe``), or a short grace after the handshake, starts delivery, from
@@ -38,6 +42,10 @@ log = logging.getLogger(__name__)
 like_counts = database_sync_to_async(social_selectors.like_counts)
 
 START_GRACE_S = 0.5
+# Feed items ahead of the cursor wait this long for the missing seq before the log is read,
+# and at most this many (a socket gets a few per second; a crossing closes in milliseconds).
+HOLD_S = 0.1
+HOLD_MAX = 64
 MAX_MESSAGE_BYTES = 16 * 1024
 
 
@@ -50,6 +58,8 @@ class FeedConsumer(AsyncWebsocketConsumer):
     cursor: int | None
     handshake_seq: int
     listener: live.Listener
+    _ahead: dict[int, str]  # held feed items ahead of the cursor, by seq
+    _hold_until: float  # the event loop's time when the oldest gap is read from the log
     _tasks: list[asyncio.Task[None]]
 
     async def connect(self) -> None:
@@ -58,6 +68,7 @@ class FeedConsumer(AsyncWebsocketConsumer):
             await self.close()  # before accept: the handshake is answered 403
             return
         self.user_id, self.cursor = user.pk, None
+        self._ahead, self._hold_until = {}, 0.0
         self._turn = asyncio.Lock()
         self.listener, self.handshake_seq = await live.listen(user_id=self.user_id)
         await self.accept()
@@ -139,21 +150,54 @@ class FeedConsumer(AsyncWebsocketConsumer):
 
     async def _relay_forever(self) -> None:
         inbox = self.listener.inbox
+        loop = asyncio.get_running_loop()
         while True:
-            seq, text = await inbox.get()
+            if self._ahead:
+                entry = await inbox.get_within(self._hold_until - loop.time())
+                if entry is None:  # the missing seq did not come: the log has it
+                    async with self._turn:
+                        if self._ahead:
+                            await self._replay()
+                    continue
+                seq, text = entry
+            else:
+                seq, text = await inbox.get()
             async with self._turn:
                 await self._relay(seq, text)
 
     async def _relay(self, seq: int, text: str) -> None:
         if seq == live.RELAY:
             await self.send(text_data=text)
-        elif self.cursor is None or 0 < seq <= self.cursor:
+        elif seq == live.CATCH_UP:
+            await self._replay()  # the inbox lost some: the log has them
+        elif self.cursor is None or seq <= self.cursor:
             return  # not started yet (the log has it), or already sent
         elif seq == self.cursor + 1:
             self.cursor = seq
             await self.send(text_data=text)
+            await self._send_held()
         else:
-            await self._replay()  # we missed one (or the inbox lost some): the log has them
+            # Ahead of the cursor: two fan-out batches' publishes crossed, and the missing
+            # seq nearly always follows within milliseconds. Hold this one; read the log
+            # only if the gap is still open after HOLD_S, or too much is held.
+            if not self._ahead:
+                self._hold_until = asyncio.get_running_loop().time() + HOLD_S
+            self._ahead[seq] = text
+            if len(self._ahead) > HOLD_MAX:
+                await self._replay()
+
+    async def _send_held(self) -> None:
+        """Send the held items that now follow the cursor; forget those it passed."""
+        assert self.cursor is not None
+        ahead = self._ahead
+        while ahead:
+            text = ahead.pop(self.cursor + 1, None)
+            if text is None:
+                for seq in [seq for seq in ahead if seq <= self.cursor]:
+                    del ahead[seq]
+                return
+            self.cursor += 1
+            await self.send(text_data=text)
 
     async def _start(self) -> None:
         if self.cursor is None:
@@ -168,4 +212,7 @@ class FeedConsumer(AsyncWebsocketConsumer):
                 await self.send(text_data=text)
                 self.cursor = seq
             if len(rows) < 1000:
+                # The log was read after every held item was published, so it held them
+                # all: they were just sent, or the log no longer has them (as before).
+                self._ahead.clear()
                 return

@@ -215,8 +215,35 @@ class Inbox:
             await self._waiter
         return self._entries.popleft()
 
+    async def get_within(self, timeout: float) -> Entry | None:
+        """As ``get``, but None if nothing came within ``timeout`` seconds. A timer on the
+        waiter, not ``asyncio.wait_for`` (a task per call): the consumer calls this for
+        every message while it holds items ahead of a gap."""
+        if self._entries:
+            return self._entries.popleft()
+        if self.behind:
+            self.behind = False
+            return CATCH_UP, ""
+        if timeout <= 0:
+            return None
+        loop = asyncio.get_running_loop()
+        waiter = self._waiter = loop.create_future()
+        timer = loop.call_later(timeout, _expire, waiter)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+        if self._waiter is waiter:  # timed out: nobody put anything
+            self._waiter = None
+        return self._entries.popleft() if self._entries else None
+
     def __len__(self) -> int:
         return len(self._entries)
+
+
+def _expire(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 class Listener:
