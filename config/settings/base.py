@@ -122,7 +122,7 @@ if (_pool := DATABASES["default"]["OPTIONS"]["pool"])["min_size"] > _pool["max_s
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "social.User"
 
-# --- Redis: feed store, resume log, live pub/sub and (by default) Celery's broker -------------
+# --- Redis: feed store, resume log, channel layer and (by default) Celery's broker ------------
 REDIS_URL = env.url(
     "REDIS_URL", schemes=("redis", "rediss", "unix"), example="redis://127.0.0.1:6379/0"
 )

@@ -3,7 +3,7 @@ nothing is doubled, every count equals its rows.
 
 - kill -9 of the fan-out workers (both queues, with their pool children) twice during the run;
 - kill -9 of only their pool processes three times (the worker stays and redelivers);
-- Redis (feeds, live pub/sub and broker) stopped, then started again on the same port;
+- Redis (feeds, channel layer and broker) stopped, then started again on the same port;
 - PostgreSQL stopped immediately (every connection cut), then started again.
 
 Each scenario audits the run (``harness.audit_run``), measures the seconds from each kill
