@@ -349,13 +349,10 @@ def _push(host: str, port: int, graph: Any, sizes: dict[str, Any]) -> dict[str, 
         host, port, socket_tokens=socket_tokens,
         liker_tokens=[graph.tokens[i] for i in likers], followers_per_liker=followers_per_liker,
         post_ids=_fresh_posts(graph, liker_ids), rate=sizes["push_likes_per_s"],
-        duration_s=sizes["push_seconds"], log=log, liker_ids=liker_ids,
+        duration_s=sizes["push_seconds"], log=log,
     )  # fmt: skip
     log(f"  {figures.received}/{figures.expected} items, p50 {figures.percentile(50):.1f} ms, "
         f"p99 {figures.percentile(99):.1f} ms")  # fmt: skip
-    log(f"  from the like's send: p50 {figures.percentile(50, from_sent=True):.1f} ms, "
-        f"p99 {figures.percentile(99, from_sent=True):.1f} ms; the likes' answers p50 "
-        f"{figures.like_p50_ms:.1f} ms, p99 {figures.like_p99_ms:.1f} ms")  # fmt: skip
     return {
         "push_p50_ms": figures.percentile(50),
         "push_p99_ms": figures.percentile(99),
@@ -363,10 +360,6 @@ def _push(host: str, port: int, graph: Any, sizes: dict[str, Any]) -> dict[str, 
         "push_sockets": figures.sockets,
         "push_expected": figures.expected,
         "push_received": figures.received,
-        "push_sent_p50_ms": figures.percentile(50, from_sent=True),
-        "push_sent_p99_ms": figures.percentile(99, from_sent=True),
-        "push_like_p50_ms": figures.like_p50_ms,
-        "push_like_p99_ms": figures.like_p99_ms,
     }
 
 

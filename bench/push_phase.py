@@ -28,19 +28,11 @@ class PushFigures:
     expected: int
     received: int
     latencies_ms: list[float] = field(default_factory=list)
-    # From when each like was due to be sent (the open loop's schedule) to the item at the
-    # socket: also counts the wait for the like's answer before the row exists, which
-    # ``latencies_ms`` (from the row's created_at) cannot see. A web process slow to take
-    # likes in spreads the fan-out's load over time and looks faster from created_at.
-    sent_latencies_ms: list[float] = field(default_factory=list)
-    like_p50_ms: float = float("nan")  # the like requests' own answers, from when due
-    like_p99_ms: float = float("nan")
 
-    def percentile(self, q: float, *, from_sent: bool = False) -> float:
-        values = self.sent_latencies_ms if from_sent else self.latencies_ms
-        if not values:
+    def percentile(self, q: float) -> float:
+        if not self.latencies_ms:
             return float("nan")
-        ordered = sorted(values)
+        ordered = sorted(self.latencies_ms)
         return ordered[min(len(ordered) - 1, int(q / 100.0 * len(ordered)))]
 
 
@@ -63,14 +55,10 @@ async def open_sockets(
 def run_push_phase(
     host: str, port: int, *, socket_tokens: list[str], liker_tokens: list[str],
     followers_per_liker: dict[int, int], post_ids: list[int], rate: float, duration_s: float,
-    log: Callable[[str], None], liker_ids: list[int] | None = None,
+    log: Callable[[str], None],
 ) -> PushFigures:  # fmt: skip
-    """``socket_tokens`` hold sockets; ``liker_tokens`` (users ``liker_ids``) like fresh
-    posts at ``rate``."""
+    """``socket_tokens`` hold sockets; ``liker_tokens`` like fresh posts at ``rate``."""
     latencies: list[float] = []
-    sent_latencies: list[float] = []
-    due: dict[tuple[int, int], float] = {}  # (liker id, post id) → when the like was due
-    schedule_start: list[float] = []
     received = 0
 
     def on_text(payload: bytes, now: float) -> None:
@@ -84,23 +72,16 @@ def run_push_phase(
         received += 1
         created = datetime.fromisoformat(item["created_at"].replace("Z", "+00:00"))
         latencies.append((now - created.timestamp()) * 1000.0)
-        sent = due.get((item["actor"]["id"], item["post"]["id"]))
-        if sent is not None:
-            sent_latencies.append((now - sent) * 1000.0)
 
     hostport = f"{host}:{port}"
     n = len(liker_tokens)
 
     def make(k: int) -> bytes:
         token, post = liker_tokens[k % n], post_ids[(k // n + k) % len(post_ids)]
-        if liker_ids is not None:
-            if not schedule_start:
-                schedule_start.append(time.time())
-            due[(liker_ids[k % n], post)] = schedule_start[0] + k / rate
         return http_request("POST", f"/api/posts/{post}/like/", host=hostport,
                             headers={"Authorization": f"Token {token}"})  # fmt: skip
 
-    async def go() -> tuple[int, float, list[float]]:
+    async def go() -> tuple[int, float]:
         clients = await open_sockets(host, port, socket_tokens, on_text)
         await asyncio.sleep(1.0)  # every socket past its start
         log(f"  {len(clients)} sockets open; liking at {rate:.0f}/s for {duration_s:.0f} s")
@@ -112,16 +93,10 @@ def run_push_phase(
             await asyncio.sleep(0.2)
         for c in clients:
             c.close()
-        return expected, result.rps, result.latencies_ms
+        return expected, result.rps
 
-    expected, achieved, like_ms = asyncio.run(go())
-    figures = PushFigures(achieved, len(socket_tokens), expected, received, latencies,
-                          sent_latencies)  # fmt: skip
-    if like_ms:
-        ordered = sorted(like_ms)
-        figures.like_p50_ms = ordered[len(ordered) // 2]
-        figures.like_p99_ms = ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
-    return figures
+    expected, achieved = asyncio.run(go())
+    return PushFigures(achieved, len(socket_tokens), expected, received, latencies)
 
 
 @dataclass

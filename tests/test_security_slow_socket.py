@@ -1,18 +1,20 @@
 """A client that stops reading cannot make the server buffer without limit.
 
 The consumer writes with backpressure, so a stalled client stalls its consumer; what keeps
-arriving for it waits in its inbox (``feed.live``), which holds ``WS_INBOX_CAPACITY`` messages
-(100) and then drops the oldest. Shown on a real server, next to a server started with the
-bound switched off, which keeps everything (the inbox itself: ``tests/feed/test_live_hub.py``).
+arriving for it waits in its channel-layer inbox, which holds ``WS_INBOX_CAPACITY`` messages
+(100) and then drops the oldest (``config.channel_layer``). Shown on the layer itself and on
+a real server, next to a server started with the bound switched off, which keeps everything.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +22,8 @@ import httpx
 import pytest
 from django.conf import settings
 
-from feed import live
+from config.channel_layer import BoundedPubSubChannelLayer
+from feed import events
 from tests.conftest import ROOT, _database_url, free_port, wait_until
 from tests.ws import receive, ws_connect
 
@@ -28,10 +31,30 @@ MESSAGES = 1200  # of PAD bytes each: ~19 MB, several times what the kernel's bu
 PAD = 16 * 1024
 
 
+def test_the_layer_keeps_the_newest_capacity_messages_and_drops_the_oldest():
+    async def scenario() -> list[int]:
+        layer = BoundedPubSubChannelLayer(
+            hosts=[settings.REDIS_URL], prefix=f"{settings.REDIS_PREFIX}:layertest", capacity=5
+        )
+        channel = await layer.new_channel()
+        await layer.group_add("g", channel)
+        for n in range(50):
+            await layer.group_send("g", {"type": "x", "n": n})
+        inbox = layer._get_layer().channels[channel]
+        deadline = time.monotonic() + 15
+        while inbox.dropped < 45 and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        kept = [(await layer.receive(channel))["n"] for _ in range(inbox.qsize())]
+        await layer.flush()
+        return kept
+
+    assert asyncio.run(scenario()) == [45, 46, 47, 48, 49]
+
+
 @pytest.fixture
 def unbounded_server(live_stack, tmp_path: Path) -> Iterator[str]:
     """The same web process with the inbox bound switched off (capacity 0: unbounded, as
-    an ``asyncio.Queue`` per socket would be): the baseline the bound is measured against."""
+    channels-redis' pub/sub layer is by itself): the baseline the bound is measured against."""
     port = free_port()
     env = {
         **os.environ,
@@ -64,20 +87,17 @@ def unbounded_server(live_stack, tmp_path: Path) -> Iterator[str]:
 def flood_a_stalled_socket(ws_url: str, token: str, post_id: int) -> list[int]:
     """Subscribe to a post, stop reading, publish MESSAGES counts for it, then read: the
     numbers of the messages that reached the client, up to the last one published."""
-    # A small receive buffer, fixed before connecting (set after, below loopback's 64 KB
-    # segment, it stalls TCP itself), and no permessage-deflate (the pads would compress to
-    # nothing): what the kernel holds is then a few hundred messages, far fewer than sent.
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 128 * 1024)
-    sock.connect(("127.0.0.1", int(ws_url.split(":")[2].split("/")[0])))
+    sock = socket.create_connection(("127.0.0.1", int(ws_url.split(":")[2].split("/")[0])))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     pad = "x" * PAD
-    with ws_connect(ws_url, token=token, sock=sock, max_queue=1, compression=None) as ws:
+    with ws_connect(ws_url, token=token, sock=sock, max_queue=1) as ws:
         ws.send(json.dumps({"type": "subscribe", "posts": [post_id]}))
         assert receive(ws)["type"] == "post.likes"  # subscribed: the current count came
         for start in range(0, MESSAGES, 100):
-            live.publish(
-                live.to_post_viewers(
-                    post_id, {"type": "post.likes", "post_id": post_id, "like_count": n, "pad": pad}
+            events.publish(
+                (
+                    events.post_group(post_id),
+                    {"type": "post.likes", "post_id": post_id, "like_count": n, "pad": pad},
                 )
                 for n in range(start, min(start + 100, MESSAGES))
             )
@@ -119,7 +139,7 @@ def test_a_users_feed_and_event_log_stay_bounded_in_length_and_age():
     from feed import store
 
     follower = random.randrange(10**12, 10**13)  # no real user has such an id
-    message = live.feed_item_message_parts({"id": "x", "post": {"liked_by_me": False}})
+    message = store.feed_item_message_parts({"id": "x", "post": {"liked_by_me": False}})
     with override_settings(FEED_MAX_ITEMS=50, FEED_EVENT_LOG_LENGTH=10, FEED_EVENT_LOG_TTL_S=60):
         for n in range(1000):
             store.fanout_write(

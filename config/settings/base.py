@@ -129,10 +129,23 @@ REDIS_URL = env.url(
 # Prefix of every key and pub/sub channel this deployment owns in Redis (tests set their own).
 REDIS_PREFIX = env.string("REDIS_PREFIX", "lf", pattern=r"\S+", what="a prefix without spaces")
 
-# Live delivery (feed.live, no Channels layer): one Redis subscriber per web process hands each
-# socket its messages. A client that stops reading costs at most WS_INBOX_CAPACITY of them
-# (0: no bound); past that the oldest are dropped and the socket catches up from the event log.
-WS_INBOX_CAPACITY = env.integer("WS_INBOX_CAPACITY", 100)
+CHANNEL_LAYER_PREFIX = f"{REDIS_PREFIX}:ws"
+CHANNEL_LAYERS = {
+    "default": {
+        # Pub/sub layer: one PUBLISH per group_send, one SUBSCRIBE per group per process.
+        # Live events are also kept in a per-user log (feed.store), so a message published
+        # while a socket is away is replayed on `resume`, not lost.
+        # channels-redis' pub/sub layer with a bounded inbox per socket (config.channel_layer):
+        # a client that stops reading costs at most WS_INBOX_CAPACITY messages; past that the
+        # oldest are dropped and the socket catches up from the event log by seq.
+        "BACKEND": "config.channel_layer.BoundedPubSubChannelLayer",
+        "CONFIG": {
+            "hosts": [REDIS_URL],
+            "prefix": CHANNEL_LAYER_PREFIX,
+            "capacity": env.integer("WS_INBOX_CAPACITY", 100),
+        },
+    },
+}
 
 # --- Celery ----------------------------------------------------------------------------------
 CELERY_BROKER_URL = env.url(

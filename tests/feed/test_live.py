@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 from websockets.exceptions import InvalidStatus
 
-from feed import live, store
 from tests.conftest import PASSWORD, wait_until
 from tests.ws import drain, receive, receive_until, ws_connect
 
@@ -230,53 +228,3 @@ def test_the_server_pings_idle_sockets_so_proxies_keep_them_open(ws_url, make_us
         logger.removeHandler(handler)
         logger.setLevel(level)
     assert any(f.startswith("> PONG") for f in frames)
-
-
-def _started_at_zero(ws):
-    """Start delivery from seq 0 and wait until it has (client messages are handled in turn:
-    the error answering the second one comes after the resume's replay)."""
-    ws.send('{"type": "resume", "after": 0}')
-    ws.send('{"type": "dance"}')
-    assert receive(ws)["type"] == "error"
-
-
-def _item_parts(name):
-    return live.feed_item_message_parts({"id": name, "post": {"liked_by_me": False}})
-
-
-def test_items_whose_publishes_crossed_are_relayed_in_order_without_reading_the_log(
-    ws_url, make_user
-):
-    """Two fan-out workers log seqs 1 and 2 for a user, and the second publishes first: the
-    socket holds seq 2 until seq 1 comes (milliseconds later) and relays both as published
-    (the log holds other texts here, so a read of the log would show)."""
-    fan = make_user()
-    with ws_connect(ws_url, token=fan["token"]) as ws:
-        _started_at_zero(ws)
-        assert store.events_log(
-            message=_item_parts("logged"), user_ids=[fan["id"]], liked_by=set()
-        ) == [1]
-        assert store.events_log(
-            message=_item_parts("logged"), user_ids=[fan["id"]], liked_by=set()
-        ) == [2]
-        live.feed_items_publish([(_item_parts("published"), [(fan["id"], 2, False)])])
-        time.sleep(0.02)
-        live.feed_items_publish([(_item_parts("published"), [(fan["id"], 1, False)])])
-        got = [receive(ws) for _ in range(2)]
-    assert [(m["seq"], m["item"]["id"]) for m in got] == [(1, "published"), (2, "published")]
-
-
-def test_a_gap_that_stays_open_is_filled_from_the_log(ws_url, make_user):
-    """Seq 1 is logged but its publish never comes (a worker died in between): after the
-    short hold the socket reads the log, and relays 1 then 2 from it."""
-    fan = make_user()
-    with ws_connect(ws_url, token=fan["token"]) as ws:
-        _started_at_zero(ws)
-        for seq in (1, 2):
-            assert store.events_log(
-                message=_item_parts("logged"), user_ids=[fan["id"]], liked_by=set()
-            ) == [seq]
-        live.feed_items_publish([(_item_parts("published"), [(fan["id"], 2, False)])])
-        got = [receive(ws) for _ in range(2)]
-        assert [m for m in drain(ws) if m["type"] == "feed.item"] == []
-    assert [(m["seq"], m["item"]["id"]) for m in got] == [(1, "logged"), (2, "logged")]
