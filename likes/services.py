@@ -19,7 +19,7 @@ here; this statement is one round trip (~0.5 ms). See DESIGN.md, "Figures measur
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any
 
@@ -157,17 +157,32 @@ def _removal(outcome: _Outcome, post_id: int) -> list[tuple[int, int, int]]:
     return [(outcome.changed_id, outcome.user_id, post_id)]
 
 
+def _queue_change(
+    outcome: _Outcome,
+    *,
+    liked: bool,
+    post_id: int,
+    fanout: Callable[[str, list[int]], None],
+    unfanout: Callable[[str, list[tuple[int, int, int]]], None],
+) -> None:
+    """Hand a like that changed a row to the queueing step: its fan-out, or the removal of
+    its items. Each edge passes its own way in (after commit, or the loop's next batch)."""
+    if outcome.changed_id is None:
+        return
+    if liked:
+        fanout(KIND, [outcome.changed_id])
+    else:
+        unfanout(KIND, _removal(outcome, post_id))
+
+
 def like_set(*, user_id: int, post_id: int, liked: bool) -> LikeState:
     """Like (or take back a like of) a post. Idempotent: doing it again changes nothing and
     answers the same. The fan-out (or removal of its items) is queued after commit."""
     outcome = _run(_steps(liked=liked, post_id=post_id, user_id=user_id))
     if outcome is None:
         raise NotFound(f"post {post_id} does not exist")
-    if outcome.changed_id is not None:
-        if liked:
-            queue.fanout_on_commit(KIND, [outcome.changed_id])
-        else:
-            queue.unfanout_on_commit(KIND, _removal(outcome, post_id))
+    _queue_change(outcome, liked=liked, post_id=post_id, fanout=queue.fanout_on_commit,
+                  unfanout=queue.unfanout_on_commit)  # fmt: skip
     return _state(outcome, liked=liked, post_id=post_id)
 
 
@@ -188,11 +203,8 @@ async def like_set_by_token(*, token: str, post_id: int, liked: bool) -> LikeSta
     outcome = await _arun(_steps(liked=liked, post_id=post_id, token=token))
     if outcome is None:
         return None
-    if outcome.changed_id is not None:
-        if liked:
-            queue.fanout_soon(KIND, [outcome.changed_id])
-        else:
-            queue.unfanout_soon(KIND, _removal(outcome, post_id))
+    _queue_change(outcome, liked=liked, post_id=post_id, fanout=queue.fanout_soon,
+                  unfanout=queue.unfanout_soon)  # fmt: skip
     return _state(outcome, liked=liked, post_id=post_id)
 
 
