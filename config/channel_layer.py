@@ -17,7 +17,7 @@ newest message, which is what lets the consumer notice the gap at all.
 
 **Feed items arrive by the batch.** A fan-out delivers one event to hundreds of followers;
 published one ``group_send`` per follower, every web process would receive, parse and route
-one pub/sub message per follower (and Redis would send each). Instead ``feed.events``
+one pub/sub message per follower (and Redis would send each). Instead ``feed.live``
 publishes one message per batch on one channel (``FEED_ITEMS_CHANNEL``) that every web
 process subscribes to: the follower ids, seqs and the two variants of the item, packed
 once. Each process unpacks it and puts a ``feed.item`` in the inbox of every local socket
@@ -42,7 +42,7 @@ from channels_redis.utils import _wrap_close
 log = logging.getLogger(__name__)
 
 DEFAULT_CAPACITY = 100
-FEED_ITEMS_CHANNEL = "__feed_items__"  # after the layer's prefix; see feed.events
+FEED_ITEMS_CHANNEL = "__feed_items__"  # after the layer's prefix; see feed.live
 
 
 class DropOldestQueue(asyncio.Queue[Any]):

@@ -24,7 +24,7 @@ from django.conf import settings
 from social import selectors as social_selectors
 
 from . import presence, store
-from .events import post_group, post_likes, user_group
+from .live import post_group, post_likes, user_group
 
 like_counts = database_sync_to_async(social_selectors.like_counts)
 

@@ -49,7 +49,7 @@ from social import selectors as social_selectors
 from social.models import Post, User
 from social.render import iso, post_json, user_ref
 
-from . import events, store
+from . import live, store
 
 log = logging.getLogger(__name__)
 
@@ -236,7 +236,7 @@ def fanout(*, kind: str, ids: list[int]) -> list[int]:
         for (plan, fans), by, new_seqs in zip(planned, liked_by, seqs, strict=True)
     ]
     counters.count(counters.FANOUT_ENTRIES, sum(len(entries) for _, entries in batches))
-    events.feed_items_publish(batches)
+    live.feed_items_publish(batches)
 
     _cleanup(k, planned)
     _complete(k, [plan for plan, _ in planned])
@@ -246,8 +246,8 @@ def fanout(*, kind: str, ids: list[int]) -> list[int]:
 def _counts_publish(post_ids: Collection[int]) -> None:
     """Tell each post's viewers its current count (read now, so it is the latest truth): one
     ``post.likes`` per post of the batch, so a hot post's viewers get one message."""
-    events.publish(
-        events.post_likes(post_id=post_id, like_count=like_count)
+    live.publish(
+        live.post_likes(post_id=post_id, like_count=like_count)
         for post_id, like_count in social_selectors.like_counts(post_ids).items()
     )
 
@@ -274,8 +274,8 @@ def _complete(k: Kind, plans: Sequence[Plan]) -> None:
         return
     if k.tells_actor:
         now = timezone.now()
-        events.publish(
-            events.like_delivered(
+        live.publish(
+            live.like_delivered(
                 liker_id=plan.happening.actor_id, post_id=plan.happening.post_id,
                 followers=plan.followers,
                 ms=(now - plan.happening.created_at).total_seconds() * 1000.0,
@@ -359,8 +359,8 @@ def deliver(
                 item_id=event.item_id, score=event.score, message=event.message,
                 followers=chunk, liked_by=liked_by,
             )  # fmt: skip
-            live = [(uid, seq) for uid, seq in zip(chunk, seqs, strict=True) if seq]
-            counters.count(counters.FANOUT_ENTRIES, len(live))
+            pushed = [(uid, seq) for uid, seq in zip(chunk, seqs, strict=True) if seq]
+            counters.count(counters.FANOUT_ENTRIES, len(pushed))
         else:
             added, online = store.feeds_add(
                 item_id=event.item_id, score=event.score, followers=chunk
@@ -369,9 +369,9 @@ def deliver(
             # liked_by_me differs per follower: asked only for those who get the message.
             liked_by = _likers(event.post_id, online)
             seqs = store.events_log(message=event.message, user_ids=online, liked_by=liked_by)
-            live = list(zip(online, seqs, strict=True))
-        events.feed_items_publish(
-            [(event.message, [(uid, seq, uid in liked_by) for uid, seq in live])]
+            pushed = list(zip(online, seqs, strict=True))
+        live.feed_items_publish(
+            [(event.message, [(uid, seq, uid in liked_by) for uid, seq in pushed])]
         )
         reached += chunk
     return reached

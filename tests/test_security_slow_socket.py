@@ -23,7 +23,7 @@ import pytest
 from django.conf import settings
 
 from config.channel_layer import BoundedPubSubChannelLayer
-from feed import events
+from feed import live
 from tests.conftest import ROOT, _database_url, free_port, wait_until
 from tests.ws import receive, ws_connect
 
@@ -94,9 +94,9 @@ def flood_a_stalled_socket(ws_url: str, token: str, post_id: int) -> list[int]:
         ws.send(json.dumps({"type": "subscribe", "posts": [post_id]}))
         assert receive(ws)["type"] == "post.likes"  # subscribed: the current count came
         for start in range(0, MESSAGES, 100):
-            events.publish(
+            live.publish(
                 (
-                    events.post_group(post_id),
+                    live.post_group(post_id),
                     {"type": "post.likes", "post_id": post_id, "like_count": n, "pad": pad},
                 )
                 for n in range(start, min(start + 100, MESSAGES))

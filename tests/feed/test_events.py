@@ -1,4 +1,4 @@
-"""feed.events publishes exactly what the channel layer's own group_send would deliver."""
+"""feed.live publishes exactly what the channel layer's own group_send would deliver."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import asyncio
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 
-from feed import events
+from feed import live
 
 
 async def anything_arrives(layer, channel: str, within_s: float = 0.5) -> bool:
@@ -25,12 +25,12 @@ def test_pipelined_publish_reaches_group_members_like_group_send():
         await layer.group_add("user.424242", channel)
         await layer.group_add("post.17", channel)
         message = {"type": "post.likes", "post_id": 17, "like_count": 3}
-        await sync_to_async(events.publish)([events.post_likes(post_id=17, like_count=3)])
+        await sync_to_async(live.publish)([live.post_likes(post_id=17, like_count=3)])
         ours = await asyncio.wait_for(layer.receive(channel), 5)
         await layer.group_send("post.17", message)
         theirs = await asyncio.wait_for(layer.receive(channel), 5)
         # A group the channel is not in reaches nothing.
-        await sync_to_async(events.publish)([events.post_likes(post_id=18, like_count=1)])
+        await sync_to_async(live.publish)([live.post_likes(post_id=18, like_count=1)])
         leaked = await anything_arrives(layer, channel)
         await layer.flush()
         return ours, theirs, leaked
@@ -53,7 +53,7 @@ def test_a_feed_items_batch_reaches_each_followers_local_sockets_as_group_send_w
             await layer.group_add("user.910001", channel)
         await layer.group_add("user.910002", bob)
         await layer.group_add("user.910003", carol)
-        await sync_to_async(events.feed_items_publish)([
+        await sync_to_async(live.feed_items_publish)([
             ((head, unliked, liked), [(910001, 7, False), (910002, 3, True), (910009, 1, False)]),
             ((head, "!", "?"), [(910001, 8, True)]),
         ])  # fmt: skip
