@@ -24,7 +24,7 @@ from django.conf import settings
 from social import selectors as social_selectors
 
 from . import presence, store
-from .live import post_group, post_likes, user_group
+from .live import error, post_group, post_likes, user_group
 
 like_counts = database_sync_to_async(social_selectors.like_counts)
 
@@ -114,7 +114,7 @@ class FeedConsumer(AsyncWebsocketConsumer):
         await self._start()
 
     async def _error(self, detail: str) -> None:
-        await self.send(text_data=json.dumps({"type": "error", "detail": detail}))
+        await self.send(text_data=json.dumps(error(detail)))
 
     # --- server to client (one short handler per event type) ----------------------------
 

@@ -173,7 +173,7 @@ def _event(kind: Kind, happening: Happening, actor: User, post: Post) -> Event:
         actor_id=actor.pk,
         post_id=post.pk,
         score=store.score_of(happening.created_at),
-        message=store.feed_item_message_parts(item),
+        message=live.feed_item_message_parts(item),
     )
 
 

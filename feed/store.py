@@ -142,8 +142,9 @@ return {#added, online}
 # a worker killed mid-fan-out leaves no entry without its event (a re-run adds neither).
 # KEYS: per follower (feed, seq, events). ARGV: item id, score, max items, log length, log
 # ttl, message head (JSON up to the seq), the two message tails (item with liked_by_me
-# false / true), then per follower "0" or "1" choosing the tail. Returns per follower the
-# new seq, or 0 where the feed already held the item (a re-run).
+# false / true: ``feed.live.feed_item_message_parts``), then per follower "0" or "1"
+# choosing the tail. Returns per follower the new seq, or 0 where the feed already held the
+# item (a re-run).
 _FANOUT_LUA = """
 local member, score = ARGV[1], ARGV[2]
 local max_items, log_len, log_ttl = tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
@@ -215,22 +216,6 @@ def _script(source: str) -> Script:
     if source not in _scripts:
         _scripts[source] = get_redis().register_script(source)
     return _scripts[source]
-
-
-def feed_item_message_parts(item: dict[str, Any]) -> tuple[str, str, str]:
-    """Split a ``feed.item`` message around its seq, once per fan-out, for both liked states.
-
-    The message differs per follower only in ``seq`` and ``item.post.liked_by_me``; Redis
-    splices them in, so Python serialises the item twice per fan-out, not once per follower.
-    """
-    import json
-
-    head = '{"type":"feed.item","seq":'
-    tails = []
-    for liked in (False, True):
-        variant = {**item, "post": {**item["post"], "liked_by_me": liked}}
-        tails.append(',"item":' + json.dumps(variant, separators=(",", ":")) + "}")
-    return head, tails[0], tails[1]
 
 
 def feeds_add(*, item_id: str, score: float, followers: Sequence[int]) -> tuple[int, list[int]]:

@@ -2,7 +2,7 @@
 
 The consumer writes with backpressure, so a stalled client stalls its consumer; what keeps
 arriving for it waits in its channel-layer inbox, which holds ``WS_INBOX_CAPACITY`` messages
-(100) and then drops the oldest (``config.channel_layer``). Shown on the layer itself and on
+(100) and then drops the oldest (``feed.live``). Shown on the layer itself and on
 a real server, next to a server started with the bound switched off, which keeps everything.
 """
 
@@ -22,8 +22,8 @@ import httpx
 import pytest
 from django.conf import settings
 
-from config.channel_layer import BoundedPubSubChannelLayer
 from feed import live
+from feed.live import BoundedPubSubChannelLayer
 from tests.conftest import ROOT, _database_url, free_port, wait_until
 from tests.ws import receive, ws_connect
 
@@ -139,7 +139,7 @@ def test_a_users_feed_and_event_log_stay_bounded_in_length_and_age():
     from feed import store
 
     follower = random.randrange(10**12, 10**13)  # no real user has such an id
-    message = store.feed_item_message_parts({"id": "x", "post": {"liked_by_me": False}})
+    message = live.feed_item_message_parts({"id": "x", "post": {"liked_by_me": False}})
     with override_settings(FEED_MAX_ITEMS=50, FEED_EVENT_LOG_LENGTH=10, FEED_EVENT_LOG_TTL_S=60):
         for n in range(1000):
             store.fanout_write(

@@ -135,10 +135,10 @@ CHANNEL_LAYERS = {
         # Pub/sub layer: one PUBLISH per group_send, one SUBSCRIBE per group per process.
         # Live events are also kept in a per-user log (feed.store), so a message published
         # while a socket is away is replayed on `resume`, not lost.
-        # channels-redis' pub/sub layer with a bounded inbox per socket (config.channel_layer):
+        # channels-redis' pub/sub layer with a bounded inbox per socket (feed.live):
         # a client that stops reading costs at most WS_INBOX_CAPACITY messages; past that the
         # oldest are dropped and the socket catches up from the event log by seq.
-        "BACKEND": "config.channel_layer.BoundedPubSubChannelLayer",
+        "BACKEND": "feed.live.BoundedPubSubChannelLayer",
         "CONFIG": {
             "hosts": [REDIS_URL],
             "prefix": CHANNEL_LAYER_PREFIX,
