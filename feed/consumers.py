@@ -9,6 +9,10 @@ so replay and live traffic meet without a gap or a duplicate.
 Until the client says where it stands, nothing is relayed: its first message (``resume``
 or ``subscribe``), or a short grace after the handshake, starts delivery, from the seq that
 was current at the handshake when it did not ask for more.
+
+A thin relay: the messages, their publishing and their delivery to this process's sockets
+(the channel layer, each socket's inbox bounded) are ``feed.live``'s; this module only keeps
+them in order.
 """
 
 from __future__ import annotations

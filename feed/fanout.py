@@ -13,7 +13,7 @@ event cost ≈10 queries, more than two cores do at 500 likes/s, ``make bench``)
    splits each into chunk tasks on the bulk queue (``fanout_split`` / ``fanout_range``);
 4. for the rest: followers, ``liked_by_me`` of every (follower, post) in one query, then per
    event one Lua call writing each follower's feed entry and live event together, one
-   pipelined publish;
+   publish for the batch (``feed.live``);
 5. ``_cleanup``: an event removed while its items were being written (an unlike whose own
    task may already have run) has its items taken out again;
 6. ``_complete``: mark the events done (once: ``Kind.done``), tell each actor how long it
