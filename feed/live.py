@@ -6,9 +6,10 @@ round trip per batch), and how each web process hands them to its own sockets.
 pub/sub channel is ``group_channel``: channels-redis' own name for it, spelled here once.
 
 **Messages.** One builder per message type a socket receives: ``feed_item_message_parts``
-(``feed.item``: made once per event, the seq spliced in per follower by
-``feed.store``'s Lua and by ``BoundedPubSubLoopLayer.feed_items_deliver``), ``post_likes``,
-``like_delivered``, ``error``. The consumer (``feed.consumers``) relays them.
+(``feed.item``: made once per event, the seq spliced in per follower by ``feed.store``'s
+Lua for the event log and by ``BoundedPubSubLoopLayer.feed_items_deliver`` into
+``feed_item``, the inbox message), ``post_likes``, ``like_delivered``, ``error``. The
+consumer (``feed.consumers``) relays them.
 
 **Publishing, from sync code (Celery tasks).** The channel layer is channels-redis' pub/sub
 layer, whose ``group_send`` is one ``PUBLISH`` of the serialised message to the group's
