@@ -5,3 +5,4 @@ class LikeStateOut(serializers.Serializer):
     post_id = serializers.IntegerField()
     liked = serializers.BooleanField()
     like_count = serializers.IntegerField()
+    likes_version = serializers.IntegerField()

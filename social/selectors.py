@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from django.db.models import Count, Exists, OuterRef, Q
 
@@ -167,9 +168,16 @@ def like_count_of(*, post_id: int) -> int | None:
     return Post.objects.filter(pk=post_id).values_list("like_count", flat=True).first()
 
 
-def like_counts(post_ids: Iterable[int]) -> dict[int, int]:
-    """Current like counts of these posts (the unknown ones are left out)."""
+class LikeCount(NamedTuple):
+    like_count: int
+    likes_version: int
+
+
+def like_counts(post_ids: Iterable[int]) -> dict[int, LikeCount]:
+    """Current like counts of these posts, each with its ``likes_version`` (the unknown
+    ones are left out)."""
     ids = set(post_ids)
     if not ids:
         return {}
-    return dict(Post.objects.filter(pk__in=ids).values_list("pk", "like_count"))
+    rows = Post.objects.filter(pk__in=ids).values_list("pk", "like_count", "likes_version")
+    return {pk: LikeCount(count, version) for pk, count, version in rows}

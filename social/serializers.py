@@ -54,4 +54,8 @@ class PostOut(serializers.Serializer):
     body = serializers.CharField()
     created_at = serializers.DateTimeField()
     like_count = serializers.IntegerField()
+    likes_version = serializers.IntegerField(
+        help_text="Grows with every change of this post's likes: show a count only if its "
+        "version is newer than the one on screen."
+    )
     liked_by_me = serializers.BooleanField()

@@ -36,7 +36,7 @@ def test_schema_shapes_match_the_contract(live_server_url):
         "components"
     ]["schemas"]
     assert set(schemas["PostOut"]["properties"]) == {
-        "id", "author", "body", "created_at", "like_count", "liked_by_me",
+        "id", "author", "body", "created_at", "like_count", "likes_version", "liked_by_me",
     }  # fmt: skip
     assert set(schemas["FeedItemOut"]["properties"]) == {
         "id",
@@ -45,7 +45,9 @@ def test_schema_shapes_match_the_contract(live_server_url):
         "post",
         "created_at",
     }
-    assert set(schemas["LikeStateOut"]["properties"]) == {"post_id", "liked", "like_count"}
+    assert set(schemas["LikeStateOut"]["properties"]) == {
+        "post_id", "liked", "like_count", "likes_version"
+    }  # fmt: skip
     assert set(schemas["FeedPageOut"]["properties"]) == {"items", "next"}
 
 
