@@ -147,10 +147,48 @@ export function debounce(fn, wait) {
   };
 }
 
+const COMPACT = new Intl.NumberFormat("en", { notation: "compact", maximumFractionDigits: 1 });
+const EXACT = new Intl.NumberFormat("en");
+
+/**
+ * A count as people read them in a feed: "999", "1.2K", "12K", "3.4M".
+ * @param {number} count
+ */
+export const compactCount = (count) => (count < 1000 ? String(count) : COMPACT.format(count));
+
+/**
+ * "1,234,567": the exact number, for a title beside a compact one.
+ * @param {number} count
+ */
+export const exactCount = (count) => EXACT.format(count);
+
+/**
+ * A count in compact form with its exact value in the title:
+ * `<span title="1,234 followers">1.2K</span>`.
+ * @param {number} count
+ * @param {string} one
+ * @param {string} [many]
+ * @param {Attrs} [attrs]
+ */
+export const countSpan = (count, one, many = `${one}s`, attrs = {}) =>
+  h("span", { ...attrs, title: `${exactCount(count)} ${count === 1 ? one : many}` }, compactCount(count));
+
+/** @param {number} postId */
+export const postUrl = (postId) => `/p/${postId}/`;
+
+/**
+ * A post's time, linked to its page (every post's timestamp is its permalink).
+ * @param {number} postId
+ * @param {string} iso
+ */
+export const postTimeLink = (postId, iso) =>
+  h("a", { href: postUrl(postId), class: "post-time", "data-testid": "post-link" }, timeAgo(iso));
+
 /**
  * "1 follower", "3 followers".
  * @param {number} count
  * @param {string} one
  * @param {string} [many]
  */
-export const plural = (count, one, many = `${one}s`) => `${count} ${count === 1 ? one : many}`;
+export const plural = (count, one, many = `${one}s`) =>
+  `${exactCount(count)} ${count === 1 ? one : many}`;
