@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Exists, FilteredRelation, OuterRef, Q
 
 from config.exceptions import NotFound
 
+from . import cursors
 from .models import Follow, Post, User
+from .render import post_json
 from .usernames import username_key
 
 
@@ -149,6 +151,39 @@ def post_get(*, post_id: int) -> Post:
         return Post.objects.select_related("author").get(pk=post_id)
     except Post.DoesNotExist:
         raise NotFound(f"post {post_id} does not exist") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """A page of a newest-first list: its items (JSON shapes) and the cursor of the next."""
+
+    items: list[dict[str, Any]]
+    next: str | None
+
+
+def user_posts_page(*, user: User, viewer_id: int | None, limit: int, before: str | None) -> Page:
+    """A user's posts, newest first, with ``liked_by_me`` for the viewer: one query per page
+    whatever its length (the viewer's like of each post is a LEFT JOIN on the unique
+    (user, post) like row; ``social`` reaches it through the relation, importing nothing
+    from ``likes``)."""
+    rows = (
+        Post.objects.filter(author=user)
+        .filter(cursors.older_than(before, time_field="created_at"))
+        .select_related("author")
+        .order_by("-created_at", "-pk")
+    )
+    if viewer_id is not None:
+        rows = rows.annotate(
+            mine=FilteredRelation("likes", condition=Q(likes__user_id=viewer_id)),
+            liked_by_me=Q(mine__id__isnull=False),
+        )
+    posts = list(rows[: limit + 1])
+    more = len(posts) > limit
+    posts = posts[:limit]
+    return Page(
+        items=[post_json(p, liked_by_me=bool(getattr(p, "liked_by_me", False))) for p in posts],
+        next=cursors.encode(posts[-1].created_at, posts[-1].pk) if more else None,
+    )
 
 
 def posts_by_id(*, post_ids: Iterable[int]) -> dict[int, Post]:

@@ -16,6 +16,8 @@ CONTRACT = {
     ("get", "/api/posts/{post_id}/"): "200",
     ("post", "/api/posts/{post_id}/like/"): "200",
     ("delete", "/api/posts/{post_id}/like/"): "200",
+    ("get", "/api/users/{username}/posts/"): "200",
+    ("get", "/api/posts/{post_id}/likes/"): "200",
     ("get", "/api/feed/"): "200",
     ("get", "/api/health/"): "200",
 }
@@ -49,6 +51,9 @@ def test_schema_shapes_match_the_contract(live_server_url):
         "post_id", "liked", "like_count", "likes_version"
     }  # fmt: skip
     assert set(schemas["FeedPageOut"]["properties"]) == {"items", "next"}
+    assert set(schemas["PostPageOut"]["properties"]) == {"items", "next"}
+    assert set(schemas["LikerPageOut"]["properties"]) == {"items", "next"}
+    assert set(schemas["LikerOut"]["properties"]) == {"user", "liked_at"}
 
 
 def test_swagger_ui_is_served_without_a_cdn(live_server_url):
