@@ -162,17 +162,6 @@ export const compactCount = (count) => (count < 1000 ? String(count) : COMPACT.f
  */
 export const exactCount = (count) => EXACT.format(count);
 
-/**
- * A count in compact form with its exact value in the title:
- * `<span title="1,234 followers">1.2K</span>`.
- * @param {number} count
- * @param {string} one
- * @param {string} [many]
- * @param {Attrs} [attrs]
- */
-export const countSpan = (count, one, many = `${one}s`, attrs = {}) =>
-  h("span", { ...attrs, title: `${exactCount(count)} ${count === 1 ? one : many}` }, compactCount(count));
-
 /** @param {number} postId */
 export const postUrl = (postId) => `/p/${postId}/`;
 
