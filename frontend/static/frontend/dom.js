@@ -174,6 +174,30 @@ export const postTimeLink = (postId, iso) =>
   h("a", { href: postUrl(postId), class: "post-time", "data-testid": "post-link" }, timeAgo(iso));
 
 /**
+ * Call `fn` at once, then at most once per `wait` ms however often it is
+ * asked: the calls in between fold into one at the end of the interval.
+ * @param {() => void} fn
+ * @param {number} wait
+ * @returns {() => void}
+ */
+export function throttle(fn, wait) {
+  let last = -Infinity;
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let timer;
+  return () => {
+    if (timer !== undefined) return; // one call is already due
+    const due = last + wait - Date.now();
+    const run = () => {
+      timer = undefined;
+      last = Date.now();
+      fn();
+    };
+    if (due <= 0) run();
+    else timer = setTimeout(run, due);
+  };
+}
+
+/**
  * "1 follower", "3 followers".
  * @param {number} count
  * @param {string} one

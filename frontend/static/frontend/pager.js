@@ -37,14 +37,24 @@ export class Pager {
     this.reloading = null;
     this.reloadAgain = false;
     options.more.addEventListener("click", () => void this.loadMore());
+    /** @type {IntersectionObserver | null} */
+    this.observer = null;
     if ("IntersectionObserver" in window) {
-      new IntersectionObserver(
+      this.observer = new IntersectionObserver(
         (entries) => {
           if (entries.some((entry) => entry.isIntersecting)) void this.loadMore();
         },
         { rootMargin: "400px 0px" },
-      ).observe(options.more);
+      );
+      this.observer.observe(options.more);
     }
+  }
+
+  /** Look again whether the end is in view (a page that did not fill the screen). */
+  watchEnd() {
+    if (!this.observer) return;
+    this.observer.unobserve(this.options.more);
+    this.observer.observe(this.options.more);
   }
 
   /** The first page (again): what is on screen is replaced by it. */
@@ -101,6 +111,7 @@ export class Pager {
       this.busy = false;
       more.disabled = false;
       more.textContent = "Load more";
+      this.watchEnd();
     }
   }
 

@@ -8,16 +8,19 @@
 // comes in at the top and one who unliked goes, with no liker data on the
 // socket (a `post.likes` goes to every viewer of the post, often in feeds
 // that never show likers, so it stays a count). Bursts fold into one read
-// (Pager.reload), and a reconnect reads again, for what happened meanwhile.
+// (at most one read a second), and a reconnect reads again, for what happened meanwhile.
 
 import { api, ApiError } from "../api.js";
-import { $, avatar, h, timeAgo, userLink } from "../dom.js";
+import { $, avatar, h, throttle, timeAgo, userLink } from "../dom.js";
 import { LikeController } from "../likes.js";
 import { liveCounts } from "../livecounts.js";
 import { Pager } from "../pager.js";
 import { postCard } from "../postcard.js";
 
 /** @typedef {import("../api.js").Liker} Liker */
+
+/** The likers are read again at most this often while likes come in. */
+const LIKERS_REREAD_MS = 1000;
 
 export async function startPost() {
   const slot = $("[data-post-slot]");
@@ -35,11 +38,13 @@ export async function startPost() {
     key: (liker) => String(liker.user.id),
     empty: "Nobody has liked this post yet.",
   });
+  // A hot post's page: at most one read a second, whatever the rate of likes.
+  const reloadLikers = throttle(() => void likers.reload(), LIKERS_REREAD_MS);
   const live = liveCounts(likes, {
     onLikesChanged: (changed) => {
-      if (changed === postId) void likers.reload();
+      if (changed === postId) reloadLikers();
     },
-    onConnected: () => void likers.reload(),
+    onConnected: reloadLikers,
   });
 
   let post;
