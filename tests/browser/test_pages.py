@@ -17,6 +17,7 @@ from .helpers import (
     OpenPage,
     create_post,
     expect_live,
+    follow,
     like_button,
     like_count,
     screenshot,
@@ -117,6 +118,22 @@ def test_the_post_pages_likers_list_follows_likes_and_unlikes_live(
     expect(phone.get_by_test_id("liker")).to_have_count(2)
     assert phone.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
     screenshot(phone, "phone-post-page")
+
+
+def test_a_posts_time_in_the_home_feed_links_to_its_page(
+    open_page: OpenPage, make_user: Any, api: Any
+) -> None:
+    alice, bob = make_user(), make_user()
+    follow(api, bob, alice)
+    post = create_post(api, alice, f"Linked {unique()}")
+    page = open_page(bob)
+    link = (
+        page.get_by_test_id("feed-item").filter(has_text=post["body"]).get_by_test_id("post-link")
+    )
+    expect(link).to_have_attribute("href", f"/p/{post['id']}/")
+    link.click()
+    expect(page).to_have_url(re.compile(rf"/p/{post['id']}/$"))
+    expect(page.get_by_test_id("post-card")).to_contain_text(post["body"])
 
 
 def test_an_unknown_post_says_so(open_page: OpenPage, make_user: Any) -> None:
