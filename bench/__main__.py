@@ -226,7 +226,10 @@ def _forget_likes() -> None:
 
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE likes_like")
-        cursor.execute("UPDATE social_post SET like_count = 0 WHERE like_count <> 0")
+        cursor.execute(
+            "UPDATE social_post SET like_count = 0, likes_version = likes_version + 1"
+            " WHERE like_count <> 0"
+        )
 
 
 def _purge_and_settle() -> None:

@@ -33,10 +33,14 @@ def textbook_like_create(*, user_id: int, post_id: int) -> LikeState:
             user_id=user_id, post_id=post_id, defaults={"created_at": timezone.now()}
         )
         if created:
-            Post.objects.filter(pk=post_id).update(like_count=F("like_count") + 1)
+            Post.objects.filter(pk=post_id).update(
+                like_count=F("like_count") + 1, likes_version=F("likes_version") + 1
+            )
             transaction.on_commit(lambda: feed_tasks.fanout.delay("like", [like.pk]))
-        like_count = Post.objects.values_list("like_count", flat=True).get(pk=post_id)
-    return LikeState(post_id=post_id, liked=True, like_count=like_count)
+        like_count, version = Post.objects.values_list("like_count", "likes_version").get(
+            pk=post_id
+        )
+    return LikeState(post_id=post_id, liked=True, like_count=like_count, likes_version=version)
 
 
 class TextbookLikeApi(APIView):

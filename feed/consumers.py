@@ -111,10 +111,11 @@ class FeedConsumer(AsyncWebsocketConsumer):
         self.posts = wanted
         # Counts may have moved while the client was away: send where they stand now (read
         # after joining the groups, so any later change follows as its own post.likes).
-        for post_id, like_count in (await like_counts(added) if added else {}).items():
-            await self.send(
-                text_data=json.dumps(post_likes(post_id=post_id, like_count=like_count)[1])
-            )
+        for post_id, count in (await like_counts(added) if added else {}).items():
+            message = post_likes(
+                post_id=post_id, like_count=count.like_count, likes_version=count.likes_version
+            )[1]
+            await self.send(text_data=json.dumps(message))
         await self._start()
 
     async def _error(self, detail: str) -> None:
@@ -123,11 +124,11 @@ class FeedConsumer(AsyncWebsocketConsumer):
     # --- server to client (one short handler per event type) ----------------------------
 
     # Channels closes stale database connections before every handler it dispatches
-    # (``aclose_old_connections``: a hop to a worker thread and back). These three only
+    # (``aclose_old_connections``: a hop to a worker thread and back). These only
     # relay what the fan-out published and never touch the database, and they are nearly
     # every message a socket handles: dispatched straight, they skip that hop (the largest
     # single cost per pushed message in a profile of ``make bench``'s push phase).
-    RELAYS = frozenset({"feed.item", "post.likes", "like.delivered"})
+    RELAYS = frozenset({"feed.item", "post.likes", "like.delivered", "me.like"})
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         if message["type"] in self.RELAYS:
@@ -152,6 +153,9 @@ class FeedConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=json.dumps(event))
 
     async def like_delivered(self, event: dict[str, Any]) -> None:
+        await self.send(text_data=json.dumps(event))
+
+    async def me_like(self, event: dict[str, Any]) -> None:
         await self.send(text_data=json.dumps(event))
 
     # --- delivery ---------------------------------------------------------------------------

@@ -247,8 +247,10 @@ def _counts_publish(post_ids: Collection[int]) -> None:
     """Tell each post's viewers its current count (read now, so it is the latest truth): one
     ``post.likes`` per post of the batch, so a hot post's viewers get one message."""
     live.publish(
-        live.post_likes(post_id=post_id, like_count=like_count)
-        for post_id, like_count in social_selectors.like_counts(post_ids).items()
+        live.post_likes(
+            post_id=post_id, like_count=count.like_count, likes_version=count.likes_version
+        )
+        for post_id, count in social_selectors.like_counts(post_ids).items()
     )
 
 

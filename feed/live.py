@@ -260,8 +260,30 @@ def error(detail: str) -> dict[str, Any]:
     return {"type": "error", "detail": detail}
 
 
-def post_likes(*, post_id: int, like_count: int) -> tuple[str, dict[str, Any]]:
-    return post_group(post_id), {"type": "post.likes", "post_id": post_id, "like_count": like_count}
+def post_likes(*, post_id: int, like_count: int, likes_version: int) -> tuple[str, dict[str, Any]]:
+    message = {
+        "type": "post.likes",
+        "post_id": post_id,
+        "like_count": like_count,
+        "likes_version": likes_version,
+    }
+    return post_group(post_id), message
+
+
+def me_like(
+    *, user_id: int, post_id: int, liked: bool, like_count: int, likes_version: int
+) -> tuple[str, dict[str, Any]]:
+    """To every socket of the person who liked or unliked (each tab, each device), so their
+    heart and count follow everywhere (Mastodon #28125: a like in one tab did not show in
+    the others)."""
+    message = {
+        "type": "me.like",
+        "post_id": post_id,
+        "liked": liked,
+        "like_count": like_count,
+        "likes_version": likes_version,
+    }
+    return user_group(user_id), message
 
 
 def like_delivered(

@@ -31,7 +31,7 @@ from typing import Any
 
 from django.db import transaction
 
-from . import tasks
+from . import live, tasks
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,14 @@ def on_commit(send: Callable[..., None], *args: Any, **kwargs: Any) -> None:
     transaction.on_commit(lambda: send(*args, **kwargs), robust=True)
 
 
+Message = tuple[str, dict[str, Any]]  # (group, live message), as ``feed.live`` builds them
+
+
+def publish_on_commit(messages: list[Message]) -> None:
+    """Live messages that announce a change (``me.like``), published once it is committed."""
+    on_commit(live.publish, list(messages))
+
+
 def fanout_on_commit(kind: str, ids: list[int]) -> None:
     on_commit(fanout_send, kind, list(ids))
 
@@ -80,7 +88,12 @@ class LoopQueue:
     def __init__(self) -> None:
         self.fanouts: dict[str, list[int]] = {}
         self.removals: dict[str, list[tuple[int, int, int]]] = {}
+        self.messages: list[Message] = []
         self.sending: asyncio.Task[None] | None = None
+
+    def publish(self, messages: list[Message]) -> None:
+        self.messages.extend(messages)
+        self._wake()
 
     def fanout(self, kind: str, ids: list[int]) -> None:
         self.fanouts.setdefault(kind, []).extend(ids)
@@ -96,18 +109,28 @@ class LoopQueue:
 
     async def _send_all(self) -> None:
         await asyncio.sleep(LINGER_S)
-        while self.fanouts or self.removals:
+        while self.fanouts or self.removals or self.messages:
             fanouts, self.fanouts = self.fanouts, {}
             removals, self.removals = self.removals, {}
+            messages, self.messages = self.messages, []
             try:
-                await asyncio.to_thread(_send, fanouts, removals)
+                await asyncio.to_thread(_send, fanouts, removals, messages)
             except Exception:  # the outbox has them: logged, swept up later
                 log.exception(
                     "could not queue the fan-out of %s", {k: len(v) for k, v in fanouts.items()}
                 )
 
 
-def _send(fanouts: dict[str, list[int]], removals: dict[str, list[tuple[int, int, int]]]) -> None:
+def _send(
+    fanouts: dict[str, list[int]],
+    removals: dict[str, list[tuple[int, int, int]]],
+    messages: list[Message],
+) -> None:
+    if messages:
+        try:
+            live.publish(messages)  # one pipelined round trip for the batch's messages
+        except Exception:  # a live nicety: the fan-out below must still leave
+            log.exception("could not publish %d live messages", len(messages))
     for kind, ids in fanouts.items():
         for i in range(0, len(ids), MAX_BATCH):
             fanout_send(kind, ids[i : i + MAX_BATCH])
@@ -135,3 +158,8 @@ def fanout_soon(kind: str, ids: list[int]) -> None:
 
 def unfanout_soon(kind: str, items: list[tuple[int, int, int]]) -> None:
     loop_queue().unfanout(kind, items)
+
+
+def publish_soon(messages: list[Message]) -> None:
+    """From the event loop: publish these live messages with the loop's next batch."""
+    loop_queue().publish(messages)

@@ -26,6 +26,14 @@ def user(request: HttpRequest, username: str) -> HttpResponse:
     return render(request, "frontend/user.html", {"profile_username": username})
 
 
+@ensure_csrf_cookie
+@login_required(login_url=LOGIN_URL)
+def post(request: HttpRequest, post_id: int) -> HttpResponse:
+    """A post's page: the post, its like button, who likes it (read by the page's script,
+    so an unknown id is the script's "does not exist", as on a profile)."""
+    return render(request, "frontend/post.html", {"post_id": post_id})
+
+
 def safe_next(request: HttpRequest) -> str:
     """Where to go after logging in: ``?next=`` if Django's own check says it stays on this
     site (``url_has_allowed_host_and_scheme``, which also refuses ``/\\host`` and

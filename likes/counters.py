@@ -8,7 +8,8 @@ demand from the admin through ``likes.tasks.recount_likes`` (whose result someon
 Fixing is exact under concurrent likes: the drifted posts' rows are locked first, then
 counted by a new statement. A like that committed before the lock is counted; one still in
 flight has inserted its row (invisible to us, uncommitted) and waits on the lock to add its
-+1 afterwards, so it is neither lost nor counted twice.
++1 afterwards, so it is neither lost nor counted twice. A fixed count is a change of the
+post's likes: its ``likes_version`` grows with it, so open pages take the repaired count.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ LIMIT %s
 """
 
 _FIX_SQL = """
-UPDATE social_post p SET like_count = (SELECT count(*) FROM likes_like l WHERE l.post_id = p.id)
+UPDATE social_post p
+SET like_count = (SELECT count(*) FROM likes_like l WHERE l.post_id = p.id),
+    likes_version = p.likes_version + 1
 WHERE p.id = ANY(%s)
 RETURNING p.id, p.like_count
 """

@@ -26,7 +26,10 @@ class Like(models.Model):
                 name="like_fanout_owed_idx",
                 condition=models.Q(fanned_out_at__isnull=True),
             ),
-            models.Index(fields=["post", "user"], name="like_post_user_idx"),
+            # A post's likers newest first, by keyset (likes.selectors.post_likers_page);
+            # also every read by post alone. It replaces (post, user): a (user, post)
+            # lookup has the unique constraint, so a like still updates two indexes.
+            models.Index(fields=["post", "-created_at", "-id"], name="like_post_recent_idx"),
         ]
 
     def __str__(self) -> str:

@@ -9,6 +9,10 @@ from datetime import datetime
 from django.db import connection
 from django.db.models import Count, Max
 
+from social import cursors
+from social.render import iso, user_ref
+from social.selectors import Page, post_get
+
 from .models import Like
 
 
@@ -87,3 +91,24 @@ def likes_stored_total() -> int:
         )
         row = cursor.fetchone()
     return int(row[0]) if row else 0
+
+
+def post_likers_page(*, post_id: int, limit: int, before: str | None) -> Page:
+    """Who likes a post, newest first: ``{"user": UserRef, "liked_at"}`` each. Two queries
+    whatever the page's length (the post, for its 404; the likes with their users), on the
+    index ``(post, created_at, id)``. Deactivated accounts are left out."""
+    post_get(post_id=post_id)
+    rows = (
+        Like.objects.filter(post_id=post_id, user__is_active=True)
+        .filter(cursors.older_than(before, time_field="created_at"))
+        .select_related("user")
+        .only("pk", "created_at", "user__id", "user__username")
+        .order_by("-created_at", "-pk")
+    )
+    likes = list(rows[: limit + 1])
+    more = len(likes) > limit
+    likes = likes[:limit]
+    return Page(
+        items=[{"user": user_ref(like.user), "liked_at": iso(like.created_at)} for like in likes],
+        next=cursors.encode(likes[-1].created_at, likes[-1].pk) if more else None,
+    )

@@ -28,7 +28,7 @@ from django.db import connection
 
 from config.asyncdb import async_pool
 from config.exceptions import NotFound
-from feed import queue
+from feed import live, queue
 from social.tokens import LIVE_SQL
 
 from .fanout import KIND
@@ -39,22 +39,23 @@ class LikeState:
     post_id: int
     liked: bool
     like_count: int
+    likes_version: int  # the post's likes_version that this count belongs to
 
 
 # One statement for all four cases: like or unlike, by user id (the Django view) or by API
 # token (the event-loop path, likes.asgi). ``me`` names the acting user; ``changed`` inserts
-# or deletes the row; the counter moves only if a row changed. Answer: (user id, id of the
-# row changed or NULL, count or NULL for an unknown post); no row for an unknown token.
+# or deletes the row; the counter and the post's ``likes_version`` move only if a row
+# changed, together. Answer: (user id, id of the row changed or NULL, count or NULL for an
+# unknown post, version); no row for an unknown token.
 _STATEMENT = """
 WITH me AS ({me}), changed AS ({change}), upd AS (
-    UPDATE social_post SET like_count = like_count {sign} 1
+    UPDATE social_post SET like_count = like_count {sign} 1, likes_version = likes_version + 1
     WHERE id = %(post)s AND EXISTS (SELECT 1 FROM changed)
-    RETURNING like_count
+    RETURNING like_count, likes_version
 )
-SELECT (SELECT user_id FROM me), (SELECT id FROM changed),
-       COALESCE((SELECT like_count FROM upd),
-                (SELECT like_count FROM social_post WHERE id = %(post)s))
-FROM me
+SELECT me.user_id, (SELECT id FROM changed),
+       COALESCE(upd.like_count, p.like_count), COALESCE(upd.likes_version, p.likes_version)
+FROM me LEFT JOIN upd ON true LEFT JOIN social_post p ON p.id = %(post)s
 """
 _BY_USER = "SELECT %(user)s::bigint AS user_id"
 # The view's token check (social.tokens.TokenAuth) in SQL: the key exists, is younger than
@@ -80,7 +81,7 @@ _SQL = {
     for by_token in (True, False)
 }
 
-_COUNT_SQL = "SELECT like_count FROM social_post WHERE id = %(post)s"
+_COUNT_SQL = "SELECT like_count, likes_version FROM social_post WHERE id = %(post)s"
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +89,7 @@ class _Outcome:
     user_id: int
     changed_id: int | None  # the like row inserted or deleted; None: nothing changed
     like_count: int
+    likes_version: int
 
 
 Statement = tuple[str, dict[str, Any]]
@@ -113,12 +115,12 @@ def _steps(*, liked: bool, post_id: int, user_id: int | None = None, token: str 
     row = yield _SQL[liked, token is not None], params
     if row is None or row[2] is None:
         return None
-    me, changed_id, like_count = row
+    me, changed_id, like_count, version = row
     if changed_id is None:
         row = yield _COUNT_SQL, params
         if row is not None:
-            (like_count,) = row
-    return _Outcome(me, changed_id, like_count)
+            like_count, version = row
+    return _Outcome(me, changed_id, like_count, version)
 
 
 def _run(steps: Generator[Statement, Row, _Outcome | None]) -> _Outcome | None:
@@ -149,7 +151,10 @@ async def _arun(steps: Generator[Statement, Row, _Outcome | None]) -> _Outcome |
 
 
 def _state(outcome: _Outcome, *, liked: bool, post_id: int) -> LikeState:
-    return LikeState(post_id=post_id, liked=liked, like_count=outcome.like_count)
+    return LikeState(
+        post_id=post_id, liked=liked, like_count=outcome.like_count,
+        likes_version=outcome.likes_version,
+    )  # fmt: skip
 
 
 def _removal(outcome: _Outcome, post_id: int) -> list[tuple[int, int, int]]:
@@ -164,11 +169,20 @@ def _queue_change(
     post_id: int,
     fanout: Callable[[str, list[int]], None],
     unfanout: Callable[[str, list[tuple[int, int, int]]], None],
+    publish: Callable[[list[queue.Message]], None],
 ) -> None:
     """Hand a like that changed a row to the queueing step: its fan-out, or the removal of
-    its items. Each edge passes its own way in (after commit, or the loop's next batch)."""
+    its items, and a ``me.like`` to every socket of the liker (their other tabs and devices
+    show the new heart and count at once, not after a reload). Each edge passes its own way
+    in (after commit, or the loop's next batch)."""
     if outcome.changed_id is None:
         return
+    publish([
+        live.me_like(
+            user_id=outcome.user_id, post_id=post_id, liked=liked,
+            like_count=outcome.like_count, likes_version=outcome.likes_version,
+        )
+    ])  # fmt: skip
     if liked:
         fanout(KIND, [outcome.changed_id])
     else:
@@ -182,7 +196,7 @@ def like_set(*, user_id: int, post_id: int, liked: bool) -> LikeState:
     if outcome is None:
         raise NotFound(f"post {post_id} does not exist")
     _queue_change(outcome, liked=liked, post_id=post_id, fanout=queue.fanout_on_commit,
-                  unfanout=queue.unfanout_on_commit)  # fmt: skip
+                  unfanout=queue.unfanout_on_commit, publish=queue.publish_on_commit)  # fmt: skip
     return _state(outcome, liked=liked, post_id=post_id)
 
 
@@ -204,7 +218,7 @@ async def like_set_by_token(*, token: str, post_id: int, liked: bool) -> LikeSta
     if outcome is None:
         return None
     _queue_change(outcome, liked=liked, post_id=post_id, fanout=queue.fanout_soon,
-                  unfanout=queue.unfanout_soon)  # fmt: skip
+                  unfanout=queue.unfanout_soon, publish=queue.publish_soon)  # fmt: skip
     return _state(outcome, liked=liked, post_id=post_id)
 
 

@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import ERRORS, THROTTLED, validated, viewer
+from config.api import ERRORS, THROTTLED, validated, validated_query, viewer
 from config.exceptions import Invalid
 from config.throttling import LoginRateThrottle, RegisterRateThrottle
 
@@ -22,6 +22,8 @@ from .serializers import (
     AuthOut,
     CredentialsIn,
     MeOut,
+    PageQueryIn,
+    PostPageOut,
     ProfileListOut,
     ProfileOut,
 )
@@ -96,6 +98,24 @@ class UserApi(APIView):
         profile = asdict(selectors.user_profile(user=user, viewer_id=viewer_id))
         profile["is_following"] = bool(profile["is_following"])
         return Response(profile)
+
+
+class UserPostsApi(APIView):
+    """A person's posts, newest first (their profile page lists them)."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        parameters=[PageQueryIn], responses={200: PostPageOut, **ERRORS}, tags=["social"]
+    )
+    def get(self, request: Request, username: str) -> Response:
+        query = validated_query(PageQueryIn, request)
+        user = selectors.user_get(username=username)
+        viewer_id = request.user.pk if request.user.is_authenticated else None
+        page = selectors.user_posts_page(
+            user=user, viewer_id=viewer_id, limit=query["limit"], before=query.get("before")
+        )
+        return Response(asdict(page))
 
 
 class UserSuggestionsApi(APIView):

@@ -72,6 +72,12 @@ class Post(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     # Denormalised: moved in the same transaction as the like rows (see likes.services).
     like_count = models.PositiveIntegerField(default=0)
+    # Grows by one with every change of this post's likes, in the same statement that moves
+    # ``like_count`` (likes.services): a client shows a count only when its version is newer
+    # than the one on screen, so answers and events arriving out of order never move a count
+    # backwards or count a like twice. A database default too, for rows written around the
+    # ORM (the load test's COPY).
+    likes_version = models.BigIntegerField(default=0, db_default=0)
 
     class Meta:
         constraints = [

@@ -30,5 +30,6 @@ def post_json(post: Post, *, liked_by_me: bool) -> dict[str, Any]:
         "body": post.body,
         "created_at": iso(post.created_at),
         "like_count": post.like_count,
+        "likes_version": post.likes_version,
         "liked_by_me": liked_by_me,
     }

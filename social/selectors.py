@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, NamedTuple
 
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Exists, FilteredRelation, OuterRef, Q
 
 from config.exceptions import NotFound
 
+from . import cursors
 from .models import Follow, Post, User
+from .render import post_json
 from .usernames import username_key
 
 
@@ -150,6 +153,39 @@ def post_get(*, post_id: int) -> Post:
         raise NotFound(f"post {post_id} does not exist") from None
 
 
+@dataclass(frozen=True, slots=True)
+class Page:
+    """A page of a newest-first list: its items (JSON shapes) and the cursor of the next."""
+
+    items: list[dict[str, Any]]
+    next: str | None
+
+
+def user_posts_page(*, user: User, viewer_id: int | None, limit: int, before: str | None) -> Page:
+    """A user's posts, newest first, with ``liked_by_me`` for the viewer: one query per page
+    whatever its length (the viewer's like of each post is a LEFT JOIN on the unique
+    (user, post) like row; ``social`` reaches it through the relation, importing nothing
+    from ``likes``)."""
+    rows = (
+        Post.objects.filter(author=user)
+        .filter(cursors.older_than(before, time_field="created_at"))
+        .select_related("author")
+        .order_by("-created_at", "-pk")
+    )
+    if viewer_id is not None:
+        rows = rows.annotate(
+            mine=FilteredRelation("likes", condition=Q(likes__user_id=viewer_id)),
+            liked_by_me=Q(mine__id__isnull=False),
+        )
+    posts = list(rows[: limit + 1])
+    more = len(posts) > limit
+    posts = posts[:limit]
+    return Page(
+        items=[post_json(p, liked_by_me=bool(getattr(p, "liked_by_me", False))) for p in posts],
+        next=cursors.encode(posts[-1].created_at, posts[-1].pk) if more else None,
+    )
+
+
 def posts_by_id(*, post_ids: Iterable[int]) -> dict[int, Post]:
     return {p.pk: p for p in Post.objects.select_related("author").filter(pk__in=set(post_ids))}
 
@@ -167,9 +203,16 @@ def like_count_of(*, post_id: int) -> int | None:
     return Post.objects.filter(pk=post_id).values_list("like_count", flat=True).first()
 
 
-def like_counts(post_ids: Iterable[int]) -> dict[int, int]:
-    """Current like counts of these posts (the unknown ones are left out)."""
+class LikeCount(NamedTuple):
+    like_count: int
+    likes_version: int
+
+
+def like_counts(post_ids: Iterable[int]) -> dict[int, LikeCount]:
+    """Current like counts of these posts, each with its ``likes_version`` (the unknown
+    ones are left out)."""
     ids = set(post_ids)
     if not ids:
         return {}
-    return dict(Post.objects.filter(pk__in=ids).values_list("pk", "like_count"))
+    rows = Post.objects.filter(pk__in=ids).values_list("pk", "like_count", "likes_version")
+    return {pk: LikeCount(count, version) for pk, count, version in rows}

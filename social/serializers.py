@@ -54,4 +54,22 @@ class PostOut(serializers.Serializer):
     body = serializers.CharField()
     created_at = serializers.DateTimeField()
     like_count = serializers.IntegerField()
+    likes_version = serializers.IntegerField(
+        help_text="Grows with every change of this post's likes: show a count only if its "
+        "version is newer than the one on screen."
+    )
     liked_by_me = serializers.BooleanField()
+
+
+class PageQueryIn(serializers.Serializer):
+    """``?limit=&before=`` of a newest-first list (strict: a bad cursor is a 400)."""
+
+    limit = serializers.IntegerField(min_value=1, max_value=100, default=20)
+    before = serializers.CharField(
+        required=False, max_length=400, help_text="the `next` of the previous page"
+    )
+
+
+class PostPageOut(serializers.Serializer):
+    items = PostOut(many=True)
+    next = serializers.CharField(allow_null=True)

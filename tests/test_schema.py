@@ -16,6 +16,8 @@ CONTRACT = {
     ("get", "/api/posts/{post_id}/"): "200",
     ("post", "/api/posts/{post_id}/like/"): "200",
     ("delete", "/api/posts/{post_id}/like/"): "200",
+    ("get", "/api/users/{username}/posts/"): "200",
+    ("get", "/api/posts/{post_id}/likes/"): "200",
     ("get", "/api/feed/"): "200",
     ("get", "/api/health/"): "200",
 }
@@ -36,7 +38,7 @@ def test_schema_shapes_match_the_contract(live_server_url):
         "components"
     ]["schemas"]
     assert set(schemas["PostOut"]["properties"]) == {
-        "id", "author", "body", "created_at", "like_count", "liked_by_me",
+        "id", "author", "body", "created_at", "like_count", "likes_version", "liked_by_me",
     }  # fmt: skip
     assert set(schemas["FeedItemOut"]["properties"]) == {
         "id",
@@ -45,8 +47,13 @@ def test_schema_shapes_match_the_contract(live_server_url):
         "post",
         "created_at",
     }
-    assert set(schemas["LikeStateOut"]["properties"]) == {"post_id", "liked", "like_count"}
+    assert set(schemas["LikeStateOut"]["properties"]) == {
+        "post_id", "liked", "like_count", "likes_version"
+    }  # fmt: skip
     assert set(schemas["FeedPageOut"]["properties"]) == {"items", "next"}
+    assert set(schemas["PostPageOut"]["properties"]) == {"items", "next"}
+    assert set(schemas["LikerPageOut"]["properties"]) == {"items", "next"}
+    assert set(schemas["LikerOut"]["properties"]) == {"user", "liked_at"}
 
 
 def test_swagger_ui_is_served_without_a_cdn(live_server_url):

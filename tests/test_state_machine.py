@@ -66,6 +66,7 @@ class Likefeed(RuleBasedStateMachine):
         self.follows: set[tuple[int, int]] = set()  # (follower index, followee index)
         self.likes: dict[int, set[int]] = {}  # post id -> liker indexes
         self.authors: dict[int, int] = {}  # post id -> author index
+        self.versions: dict[int, int] = {}  # post id -> the likes_version last answered
         # Like items owed: (liker index, post id) -> follower indexes who must see it.
         self.like_items: dict[tuple[int, int], set[int]] = {}
 
@@ -107,13 +108,23 @@ class Likefeed(RuleBasedStateMachine):
         self.authors[post_id], self.likes[post_id] = author, set()
         return post_id
 
+    def version_moved(self, post: int, body: dict, *, changed: bool) -> dict:
+        """The answer's likes_version grew if the request changed a like (never went back
+        otherwise); the rest of the answer is returned for an exact comparison."""
+        version = body.pop("likes_version")
+        last = self.versions.get(post, 0)
+        assert version > last if changed else version >= last, (post, last, version, changed)
+        self.versions[post] = version
+        return body
+
     @rule(user=st.integers(0, USERS - 1), post=posts)
     def like(self, user: int, post: int) -> None:
         answer = self.clients[user].post(f"/api/posts/{post}/like/")
-        if user not in self.likes[post]:
+        changed = user not in self.likes[post]
+        if changed:
             self.likes[post].add(user)
             self.like_items[(user, post)] = {f for f, b in self.follows if b == user}
-        assert answer.json() == {
+        assert self.version_moved(post, answer.json(), changed=changed) == {
             "post_id": post,
             "liked": True,
             "like_count": len(self.likes[post]),
@@ -122,9 +133,10 @@ class Likefeed(RuleBasedStateMachine):
     @rule(user=st.integers(0, USERS - 1), post=posts)
     def unlike(self, user: int, post: int) -> None:
         answer = self.clients[user].delete(f"/api/posts/{post}/like/")
+        changed = user in self.likes[post]
         self.likes[post].discard(user)
         self.like_items.pop((user, post), None)
-        assert answer.json() == {
+        assert self.version_moved(post, answer.json(), changed=changed) == {
             "post_id": post,
             "liked": False,
             "like_count": len(self.likes[post]),

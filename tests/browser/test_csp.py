@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, expect
 
-from social.models import User
+from social.models import Post, User
 
 # Every violation the page sees, recorded by a script the browser runs before the page's own
 # (Playwright's init scripts are not subject to the page's policy).
@@ -22,7 +22,8 @@ document.addEventListener("securitypolicyviolation", (event) => {
 
 PAGES = [
     ("/", "main"),
-    ("/u/{username}/", "main"),
+    ("/u/{username}/", "[data-testid=post-card]"),  # with the person's posts
+    ("/p/{post_id}/", "[data-testid=post-card]"),  # a post's page
     ("/api/docs/", ".swagger-ui .info"),  # rendered by Swagger UI's scripts
     ("/ops/", "#queues tr"),  # filled in by the ops page's poller
     ("/login/", "form"),
@@ -35,6 +36,7 @@ def test_pages_load_under_the_policy_without_violations(
 ) -> None:
     user = make_user()
     User.objects.filter(pk=user["id"]).update(is_staff=True)  # for /ops/
+    post = Post.objects.create(author_id=user["id"], body="under the policy")
     context = browser.new_context(base_url=live_server_url)
     try:
         context.add_init_script(RECORD)
@@ -47,7 +49,7 @@ def test_pages_load_under_the_policy_without_violations(
         page.on("console", lambda message: console.append(message.text))
         errors: list[str] = []
         page.on("pageerror", lambda error: errors.append(str(error)))
-        answer = page.goto(path.format(username=user["username"]))
+        answer = page.goto(path.format(username=user["username"], post_id=post.pk))
         assert answer is not None and answer.header_value("Content-Security-Policy")
         expect(page.locator(ready).first).to_be_attached()
         page.wait_for_load_state("networkidle")

@@ -24,19 +24,25 @@ def test_pipelined_publish_reaches_group_members_like_group_send():
         channel = await layer.new_channel()
         await layer.group_add("user.424242", channel)
         await layer.group_add("post.17", channel)
-        message = {"type": "post.likes", "post_id": 17, "like_count": 3}
-        await sync_to_async(live.publish)([live.post_likes(post_id=17, like_count=3)])
+        message = {"type": "post.likes", "post_id": 17, "like_count": 3, "likes_version": 5}
+        await sync_to_async(live.publish)(
+            [live.post_likes(post_id=17, like_count=3, likes_version=5)]
+        )
         ours = await asyncio.wait_for(layer.receive(channel), 5)
         await layer.group_send("post.17", message)
         theirs = await asyncio.wait_for(layer.receive(channel), 5)
         # A group the channel is not in reaches nothing.
-        await sync_to_async(live.publish)([live.post_likes(post_id=18, like_count=1)])
+        await sync_to_async(live.publish)(
+            [live.post_likes(post_id=18, like_count=1, likes_version=1)]
+        )
         leaked = await anything_arrives(layer, channel)
         await layer.flush()
         return ours, theirs, leaked
 
     ours, theirs, leaked = asyncio.run(scenario())
-    assert ours == theirs == {"type": "post.likes", "post_id": 17, "like_count": 3}
+    assert ours == theirs == {
+        "type": "post.likes", "post_id": 17, "like_count": 3, "likes_version": 5
+    }  # fmt: skip
     assert not leaked
 
 

@@ -115,10 +115,14 @@ def test_subscribed_posts_get_live_counts(ws_url, make_user, api):
         api(liker).post(f"/api/posts/{other['id']}/like/")
         api(liker).post(f"/api/posts/{post['id']}/like/")
         message, _ = receive_until(ws, is_type("post.likes"))
-        assert message == {"type": "post.likes", "post_id": post["id"], "like_count": 1}
+        assert message == {
+            "type": "post.likes", "post_id": post["id"], "like_count": 1, "likes_version": 1
+        }  # fmt: skip
         api(liker).delete(f"/api/posts/{post['id']}/like/")
         message, _ = receive_until(ws, is_type("post.likes"))
-        assert message == {"type": "post.likes", "post_id": post["id"], "like_count": 0}
+        assert message == {
+            "type": "post.likes", "post_id": post["id"], "like_count": 0, "likes_version": 2
+        }  # fmt: skip
         ws.send('{"type": "subscribe", "posts": []}')
         # The socket handles messages in order, so the answer to a message sent after the
         # unsubscribe says it is done (a quiet spell would not: under load it may not be).
@@ -228,3 +232,41 @@ def test_the_server_pings_idle_sockets_so_proxies_keep_them_open(ws_url, make_us
         logger.removeHandler(handler)
         logger.setLevel(level)
     assert any(f.startswith("> PONG") for f in frames)
+
+
+def test_me_like_keeps_every_tab_and_device_of_the_liker_in_step(
+    ws_url, make_user, api, live_server_url
+):
+    """Mastodon #28125: a like in one tab did not show in the others. Both edges (the
+    event-loop path for a token, the view for a browser's cookie) tell every socket of the
+    liker, and nobody else's."""
+    author, fan, other = make_user(), make_user(), make_user()
+    post = api(author).post("/api/posts/", json={"body": "in step"}).json()
+    url = f"/api/posts/{post['id']}/like/"
+    cookie = login_cookie(live_server_url, fan)
+    with (
+        ws_connect(ws_url, token=fan["token"]) as phone,
+        ws_connect(ws_url, cookie=cookie, origin=live_server_url) as tab,
+        ws_connect(ws_url, token=other["token"]) as stranger,
+    ):
+        for ws in (phone, tab, stranger):
+            ws.send('{"type": "subscribe", "posts": []}')
+        liked = api(fan).post(url).json()  # a token: the event loop's path
+        for ws in (phone, tab):
+            message, _ = receive_until(ws, is_type("me.like"))
+            assert message == {"type": "me.like", **liked}
+        assert liked["likes_version"] == 1
+        api(fan).post(url)  # changes nothing: nothing to tell
+        with httpx.Client(base_url=live_server_url, timeout=10) as browser:
+            browser.post(
+                "/api/auth/login/", json={"username": fan["username"], "password": PASSWORD}
+            )
+            csrf = {"X-CSRFToken": browser.cookies["csrftoken"], "Origin": live_server_url}
+            unliked = browser.delete(url, headers=csrf).json()  # the cookie: the view's path
+        assert unliked == {"post_id": post["id"], "liked": False, "like_count": 0,
+                           "likes_version": 2}  # fmt: skip
+        for ws in (phone, tab):
+            message, before = receive_until(ws, is_type("me.like"))
+            assert message == {"type": "me.like", **unliked}
+            assert [m for m in before if m["type"] == "me.like"] == []  # the repeat sent none
+        assert [m for m in drain(stranger) if m["type"] == "me.like"] == []

@@ -21,7 +21,8 @@ def test_like_answers_the_new_count_and_is_idempotent(make_user, api):
     post = api(alice).post("/api/posts/", json={"body": "like me"}).json()
     first = api(bob).post(f"/api/posts/{post['id']}/like/")
     assert first.status_code == 200
-    assert first.json() == {"post_id": post["id"], "liked": True, "like_count": 1}
+    assert first.json() == {"post_id": post["id"], "liked": True, "like_count": 1,
+                            "likes_version": 1}  # fmt: skip
     assert api(bob).post(f"/api/posts/{post['id']}/like/").json() == first.json()
     assert api(bob).get(f"/api/posts/{post['id']}/").json()["liked_by_me"] is True
     assert api(alice).get(f"/api/posts/{post['id']}/").json()["liked_by_me"] is False
@@ -32,9 +33,10 @@ def test_unlike_answers_the_new_count_and_is_idempotent(make_user, api):
     alice, bob = make_user(), make_user()
     post = api(alice).post("/api/posts/", json={"body": "like me"}).json()
     api(bob).post(f"/api/posts/{post['id']}/like/")
-    for _ in range(2):
+    for _ in range(2):  # the second changes nothing: the same answer, the same version
         answer = api(bob).delete(f"/api/posts/{post['id']}/like/")
-        assert answer.json() == {"post_id": post["id"], "liked": False, "like_count": 0}
+        assert answer.json() == {"post_id": post["id"], "liked": False, "like_count": 0,
+                                 "likes_version": 2}  # fmt: skip
     assert count_rows(post["id"]) == (0, 0)
 
 
@@ -65,7 +67,7 @@ def test_forty_concurrent_likes_by_one_user_store_one_row(make_user, api, live_s
 
     with ThreadPoolExecutor(40) as pool:
         answers = list(pool.map(like, range(40)))
-    expected = {"post_id": post["id"], "liked": True, "like_count": 1}
+    expected = {"post_id": post["id"], "liked": True, "like_count": 1, "likes_version": 1}
     assert [a for a in answers if a != expected] == []
     assert count_rows(post["id"]) == (1, 1)
 

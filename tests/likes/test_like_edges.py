@@ -32,7 +32,7 @@ def test_a_browser_likes_with_its_session_cookie_and_csrf_token(make_user, api, 
         liked = browser.post(url, headers=csrf)
         assert (liked.status_code, liked.json()) == (
             200,
-            {"post_id": post["id"], "liked": True, "like_count": 1},
+            {"post_id": post["id"], "liked": True, "like_count": 1, "likes_version": 1},
         )
         assert browser.post(url, headers=csrf).json() == liked.json()  # idempotent
         # Stored, counted, and fanned out through the same pipeline as a token's like.
@@ -45,7 +45,7 @@ def test_a_browser_likes_with_its_session_cookie_and_csrf_token(make_user, api, 
         unliked = browser.delete(url, headers=csrf)
         assert (unliked.status_code, unliked.json()) == (
             200,
-            {"post_id": post["id"], "liked": False, "like_count": 0},
+            {"post_id": post["id"], "liked": False, "like_count": 0, "likes_version": 2},
         )
         wait_until(lambda: api(follower).get("/api/feed/").json()["items"] == [])
 
@@ -103,10 +103,14 @@ def test_the_hot_path_answers_exactly_what_the_view_answers(transactional_db, me
             # both a change and a repeat are compared (likes are idempotent).
             if method == "DELETE":
                 await _call(application, method="POST", path=path, token=token)
+            start_version = (await Post.objects.aget(pk=post.pk)).likes_version
             hot_first = await _call(application, method=method, path=path, token=token)
             view_again = await _call(django_asgi_app, method=method, path=path, token=token)
             flip = "DELETE" if method == "POST" else "POST"
             await _call(application, method=flip, path=path, token=token)
+            # Back to the state before hot_first, version included, so both sides answer
+            # the same change from the same state.
+            await Post.objects.filter(pk=post.pk).aupdate(likes_version=start_version)
             view_first = await _call(django_asgi_app, method=method, path=path, token=token)
             hot_again = await _call(application, method=method, path=path, token=token)
             await asyncio.sleep(0.05)  # the loop's fan-out batch leaves (nothing consumes it)
@@ -122,6 +126,7 @@ def test_the_hot_path_answers_exactly_what_the_view_answers(transactional_db, me
         "post_id": post.pk,
         "liked": liked,
         "like_count": int(liked),
+        "likes_version": 1 + int(not liked),
     }
     assert hot_first == view_first  # a change: same status, headers and body bytes
     assert hot_again == view_again  # a repeat that changed nothing

@@ -44,9 +44,12 @@ def test_post_create_and_get(make_user, api):
     created = api(alice).post("/api/posts/", json={"body": "hello"})
     assert created.status_code == 201
     post = created.json()
-    assert set(post) == {"id", "author", "body", "created_at", "like_count", "liked_by_me"}
+    assert set(post) == {
+        "id", "author", "body", "created_at", "like_count", "likes_version", "liked_by_me"
+    }  # fmt: skip
     assert post["author"] == {"id": alice["id"], "username": alice["username"]}
     assert (post["body"], post["like_count"], post["liked_by_me"]) == ("hello", 0, False)
+    assert post["likes_version"] == 0
     assert api(alice).get(f"/api/posts/{post['id']}/").json() == post
 
 

@@ -9,13 +9,16 @@
  * @typedef {{ id: number, username: string }} UserRef
  * @typedef {{
  *   id: number, author: UserRef, body: string, created_at: string,
- *   like_count: number, liked_by_me: boolean
+ *   like_count: number, likes_version: number, liked_by_me: boolean
  * }} Post
  * @typedef {{
  *   id: string, kind: "post" | "like", actor: UserRef, post: Post, created_at: string
  * }} FeedItem
  * @typedef {{ items: FeedItem[], next: string | null }} FeedPage
- * @typedef {{ post_id: number, liked: boolean, like_count: number }} LikeAnswer
+ * @typedef {{ post_id: number, liked: boolean, like_count: number, likes_version: number }} LikeAnswer
+ * @typedef {{ items: Post[], next: string | null }} PostPage
+ * @typedef {{ user: UserRef, liked_at: string }} Liker
+ * @typedef {{ items: Liker[], next: string | null }} LikerPage
  * @typedef {{
  *   id: number, username: string, followers_count: number,
  *   following_count: number, is_following: boolean
@@ -115,6 +118,17 @@ export async function request(method, path, body) {
   return data;
 }
 
+/**
+ * `limit=20&before=…` for a paginated list.
+ * @param {number} limit
+ * @param {string | null} before
+ */
+function pageQuery(limit, before) {
+  const query = new URLSearchParams({ limit: String(limit) });
+  if (before) query.set("before", before);
+  return query;
+}
+
 /** @param {string} username */
 const userPath = (username) => `/api/users/${encodeURIComponent(username)}/`;
 
@@ -152,6 +166,24 @@ export const api = {
 
   /** @returns {Promise<Profile>} */
   user: (/** @type {string} */ username) => request("GET", userPath(username)),
+
+  /**
+   * A person's posts, newest first.
+   * @param {string} username
+   * @param {{ limit?: number, before?: string | null }} [options]
+   * @returns {Promise<PostPage>}
+   */
+  userPosts: (username, { limit = 20, before = null } = {}) =>
+    request("GET", `${userPath(username)}posts/?${pageQuery(limit, before)}`),
+
+  /**
+   * Who likes a post, newest first.
+   * @param {number} postId
+   * @param {{ limit?: number, before?: string | null }} [options]
+   * @returns {Promise<LikerPage>}
+   */
+  postLikes: (postId, { limit = 20, before = null } = {}) =>
+    request("GET", `/api/posts/${postId}/likes/?${pageQuery(limit, before)}`),
 
   /** @returns {Promise<{ following: boolean }>} */
   setFollowing: (/** @type {string} */ username, /** @type {boolean} */ following) =>

@@ -3,6 +3,7 @@
 import { refreshRelativeTimes } from "./dom.js";
 import { logout, startAuth } from "./pages/auth.js";
 import { startHome } from "./pages/home.js";
+import { startPost } from "./pages/post.js";
 import { startUser } from "./pages/user.js";
 import { toast } from "./toast.js";
 
@@ -12,6 +13,7 @@ const RELATIVE_TIME_REFRESH_MS = 30_000;
 const pages = {
   home: startHome,
   user: startUser,
+  post: startPost,
   login: () => startAuth("login"),
   signup: () => startAuth("signup"),
 };

@@ -147,10 +147,61 @@ export function debounce(fn, wait) {
   };
 }
 
+const COMPACT = new Intl.NumberFormat("en", { notation: "compact", maximumFractionDigits: 1 });
+const EXACT = new Intl.NumberFormat("en");
+
+/**
+ * A count as people read them in a feed: "999", "1.2K", "12K", "3.4M".
+ * @param {number} count
+ */
+export const compactCount = (count) => (count < 1000 ? String(count) : COMPACT.format(count));
+
+/**
+ * "1,234,567": the exact number, for a title beside a compact one.
+ * @param {number} count
+ */
+export const exactCount = (count) => EXACT.format(count);
+
+/** @param {number} postId */
+export const postUrl = (postId) => `/p/${postId}/`;
+
+/**
+ * A post's time, linked to its page (every post's timestamp is its permalink).
+ * @param {number} postId
+ * @param {string} iso
+ */
+export const postTimeLink = (postId, iso) =>
+  h("a", { href: postUrl(postId), class: "post-time", "data-testid": "post-link" }, timeAgo(iso));
+
+/**
+ * Call `fn` at once, then at most once per `wait` ms however often it is
+ * asked: the calls in between fold into one at the end of the interval.
+ * @param {() => void} fn
+ * @param {number} wait
+ * @returns {() => void}
+ */
+export function throttle(fn, wait) {
+  let last = -Infinity;
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let timer;
+  return () => {
+    if (timer !== undefined) return; // one call is already due
+    const due = last + wait - Date.now();
+    const run = () => {
+      timer = undefined;
+      last = Date.now();
+      fn();
+    };
+    if (due <= 0) run();
+    else timer = setTimeout(run, due);
+  };
+}
+
 /**
  * "1 follower", "3 followers".
  * @param {number} count
  * @param {string} one
  * @param {string} [many]
  */
-export const plural = (count, one, many = `${one}s`) => `${count} ${count === 1 ? one : many}`;
+export const plural = (count, one, many = `${one}s`) =>
+  `${exactCount(count)} ${count === 1 ? one : many}`;

@@ -8,7 +8,7 @@
 // eyes does not move, and a "N new" pill offers the way back to the top.
 
 import { api, ApiError } from "./api.js";
-import { avatar, h, svg, timeAgo, userLink } from "./dom.js";
+import { avatar, h, postTimeLink, svg, userLink } from "./dom.js";
 import { toast } from "./toast.js";
 
 /** @typedef {import("./api.js").FeedItem} FeedItem */
@@ -244,7 +244,7 @@ export class FeedView {
         "article",
         attrs,
         h("p", { class: "item-context" }, svg(SMALL_HEART), this.name(actor.username), " liked ", whose,
-          h("span", { class: "dot", "aria-hidden": "true" }, " · "), timeAgo(item.created_at)),
+          h("span", { class: "dot", "aria-hidden": "true" }, " · "), postTimeLink(post.id, item.created_at)),
         h("div", { class: "quoted-post" }, this.renderPost(post)),
       );
     }
@@ -268,7 +268,7 @@ export class FeedView {
         "div",
         { class: "post-main" },
         h("p", { class: "post-meta" }, this.name(author), posted ? " posted" : null,
-          h("span", { class: "dot", "aria-hidden": "true" }, " · "), timeAgo(time)),
+          h("span", { class: "dot", "aria-hidden": "true" }, " · "), postTimeLink(post.id, time)),
         h("p", { class: "post-body" }, post.body),
         h("div", { class: "post-actions" }, this.likes.button(post)),
       ),

@@ -16,7 +16,9 @@
 /**
  * @typedef {object} LiveHandlers
  * @property {(item: FeedItem) => void} onFeedItem a new item, in `seq` order
- * @property {(postId: number, count: number) => void} onPostLikes
+ * @property {(postId: number, count: number, version: number) => void} onPostLikes
+ * @property {(message: import("./api.js").LikeAnswer) => void} [onMyLike] this person
+ *   liked or unliked, in this tab or another (`me.like`)
  * @property {(postId: number, followers: number, ms: number) => void} onLikeDelivered
  * @property {() => void} onMaybeMissed events may have been lost: re-read the feed
  * @property {(state: LiveState, detail: string) => void} onState
@@ -154,7 +156,10 @@ export class LiveConnection {
         this.onFeedItem(message.seq, message.item);
         break;
       case "post.likes":
-        this.handlers.onPostLikes(message.post_id, message.like_count);
+        this.handlers.onPostLikes(message.post_id, message.like_count, message.likes_version);
+        break;
+      case "me.like":
+        this.handlers.onMyLike?.(message);
         break;
       case "like.delivered":
         this.handlers.onLikeDelivered(message.post_id, message.followers, message.ms);

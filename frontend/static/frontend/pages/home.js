@@ -1,12 +1,11 @@
 // The home page: composer, live feed, who to follow.
 
-import { $, plural } from "../dom.js";
+import { $ } from "../dom.js";
 import { setupComposer } from "../composer.js";
 import { FeedView } from "../feed.js";
 import { loadSuggestions } from "../follow.js";
 import { LikeController } from "../likes.js";
 import { LiveConnection } from "../live.js";
-import { toast } from "../toast.js";
 
 /**
  * A follow's backfill of the followee's recent posts is written by a worker
@@ -31,9 +30,10 @@ export function startHome() {
 
   const live = new LiveConnection({
     onFeedItem: (item) => feed.addLive(item),
-    onPostLikes: (postId, count) => likes.applyLiveCount(postId, count),
-    onLikeDelivered: (_postId, followers, ms) =>
-      toast(`Delivered to ${plural(followers, "follower")} in ${Math.round(ms)} ms`),
+    onPostLikes: (postId, count, version) => likes.applyLiveCount(postId, count, version),
+    onMyLike: (message) => likes.applyMine(message),
+    // Beside the heart, for a moment: a toast here covered the bottom of a phone's feed.
+    onLikeDelivered: (postId, followers, ms) => likes.delivered(postId, followers, ms),
     onMaybeMissed: () => void feed.refresh(),
     onState: (state, detail) => drawLiveStatus(state, detail),
   });
