@@ -50,18 +50,19 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 LIKE_PATH = re.compile(r"/api/posts/([0-9]{1,18})/like/")
 
 # The view's headers, in the view's order and spelling (tests/likes/test_like_edges.py
-# compares them): DRF's content type and Allow (no Vary: Accept, which DRF adds only when a
-# view has more than one renderer, and the API has only JSON's), XFrameOptionsMiddleware's,
-# Content-Length (set by Django), then django-csp's and SecurityMiddleware's (``_tail``).
+# compares them; lower-case, as a2wsgi passes Django's to uvicorn): DRF's content type and
+# Allow (no Vary: Accept, which DRF adds only when a view has more than one renderer, and
+# the API has only JSON's), XFrameOptionsMiddleware's, Content-Length (set by Django), then
+# django-csp's and SecurityMiddleware's (``_tail``).
 _HEAD = [
-    (b"Content-Type", b"application/json"),
-    (b"Allow", b"POST, DELETE, OPTIONS"),
-    (b"X-Frame-Options", b"DENY"),
+    (b"content-type", b"application/json"),
+    (b"allow", b"POST, DELETE, OPTIONS"),
+    (b"x-frame-options", b"DENY"),
 ]
 _SECURITY = [
-    (b"X-Content-Type-Options", b"nosniff"),
-    (b"Referrer-Policy", b"same-origin"),
-    (b"Cross-Origin-Opener-Policy", b"same-origin"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"cross-origin-opener-policy", b"same-origin"),
 ]
 
 
@@ -69,7 +70,7 @@ _SECURITY = [
 def _tail() -> list[tuple[bytes, bytes]]:
     """The headers after Content-Length: django-csp's policy (CSPMiddleware sits inside
     SecurityMiddleware), then SecurityMiddleware's."""
-    return [(b"Content-Security-Policy", build_policy().encode()), *_SECURITY]
+    return [(b"content-security-policy", build_policy().encode()), *_SECURITY]
 
 
 @functools.cache
@@ -160,8 +161,8 @@ async def _answer(
     send: Send, body: dict[str, Any], *, status: int = 200, retry_after: int | None = None
 ) -> None:
     content = json.dumps(body, separators=(",", ":")).encode()
-    headers = [*_HEAD, (b"Content-Length", str(len(content)).encode()), *_tail()]
+    headers = [*_HEAD, (b"content-length", str(len(content)).encode()), *_tail()]
     if retry_after is not None:
-        headers.append((b"Retry-After", str(retry_after).encode()))
+        headers.append((b"retry-after", str(retry_after).encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": content})

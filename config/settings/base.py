@@ -119,6 +119,12 @@ DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
 }
 if (_pool := DATABASES["default"]["OPTIONS"]["pool"])["min_size"] > _pool["max_size"]:
     raise env.fail("DB_POOL_MIN", f"is above DB_POOL_MAX ({_pool['max_size']})", "1")
+# Threads that run Django's HTTP requests in each web process (config/asgi.py: Django as
+# WSGI in a thread pool, inside uvicorn beside the sockets); by default one per pooled
+# connection: a thread beyond the pool's size would only wait for a connection.
+WEB_THREADS = env.integer("WEB_THREADS", _pool["max_size"], at_least=1)
+if _pool["max_size"] < WEB_THREADS:
+    raise env.fail("WEB_THREADS", f"is above DB_POOL_MAX ({_pool['max_size']})", "4")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "social.User"
 
