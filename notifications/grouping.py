@@ -1,0 +1,256 @@
+"""Grouped notifications, the write side: "bob and 3 others liked your post", "bob and 2 others
+followed you" (CONTRACT.md, "Notifications"). The services of ``Notification`` (``services``
+holds the like mail, which stays as it was).
+
+Where they come from, all through the one pipeline and after commit:
+
+- a like: the like kind's completion hook (``feed.fanout.after_done("like", …)``, set in
+  ``NotificationsConfig.ready``), with the batch of likes that reached every feed;
+- an unlike: the removal's hook (``feed.fanout.after_removed``), once its items left the
+  feeds;
+- a follow or unfollow: ``feed.services.after_follow``, after the follow's commit.
+
+The model is Mastodon 4.3's grouped notifications with the group stored: Mastodon writes a
+row per favourite with a ``group_key`` (``favourite-<status>-<hour bucket>``) and groups at
+read time; here a ``Notification`` row is the group (one per (recipient, post) for likes, one
+unread one per recipient for follows) and a ``NotificationActor`` row is each activity.
+
+Every write is a fixed number of statements for a whole batch and safe under concurrency:
+the group is upserted against its unique constraint (two likes of one post at once make one
+row) and stays locked until commit; actors go in with ``ON CONFLICT DO NOTHING`` and
+``actors_count`` moves by what really went in or out, in the same statement. A run that
+adds nothing (a redelivered batch) changes nothing: no unread flag, no live event. Group rows
+are locked in one order, ``(recipient, post)``, by adds and removals alike (no deadlock).
+Nobody is notified of their own like (a follow of oneself cannot exist). A group whose last
+actor left is deleted; its live event says ``actors_count: 0``.
+
+Changed groups are pushed to their recipients' sockets (``notification``, with the unread
+count) after the transaction commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from feed import events
+from social.models import User
+from social.render import iso
+
+from . import selectors
+from .models import Notification
+
+if TYPE_CHECKING:
+    from django.db.backends.utils import CursorWrapper
+
+    from feed.fanout import Happening
+
+_N = "notifications_notification"
+_A = "notifications_notificationactor"
+
+# The likes of a batch, as rows.
+_LIKES = """unnest(%(likes)s::bigint[], %(actors)s::bigint[], %(posts)s::bigint[],
+    %(ats)s::timestamptz[]) AS v(like_id, actor_id, post_id, at)"""
+
+# One group per (author, post) liked by someone else, created or locked, in lock order.
+# Only likes that still stand count (an unlike may have come first).
+_LIKE_GROUPS_SQL = f"""
+WITH src AS (
+    SELECT p.author_id AS recipient_id, v.post_id, max(v.at) AS at
+    FROM {_LIKES}
+    JOIN social_post p ON p.id = v.post_id
+    JOIN likes_like l ON l.id = v.like_id
+    WHERE v.actor_id <> p.author_id
+    GROUP BY p.author_id, v.post_id
+)
+INSERT INTO {_N} (recipient_id, kind, post_id, updated_at, read, actors_count)
+SELECT recipient_id, 'like', post_id, at, false, 0 FROM src ORDER BY recipient_id, post_id
+ON CONFLICT (recipient_id, post_id) WHERE kind = 'like' DO UPDATE SET kind = EXCLUDED.kind
+RETURNING id
+"""
+
+# The one unread follow group of the followee, created or locked, if the follow stands.
+_FOLLOW_GROUP_SQL = f"""
+INSERT INTO {_N} (recipient_id, kind, post_id, updated_at, read, actors_count)
+SELECT f.followee_id, 'follow', NULL, f.created_at, false, 0
+FROM social_follow f WHERE f.follower_id = %(follower)s AND f.followee_id = %(followee)s
+ON CONFLICT (recipient_id) WHERE kind = 'follow' AND NOT read DO UPDATE SET kind = EXCLUDED.kind
+RETURNING id
+"""
+
+# Actors in, and each group moved by what went in: to the top, unread, counted.
+_ACTORS_ADD_SQL = f"""
+WITH new AS (
+    INSERT INTO {_A} (notification_id, actor_id, at)
+    {{rows}}
+    ON CONFLICT (notification_id, actor_id) DO NOTHING
+    RETURNING notification_id, at
+)
+UPDATE {_N} n
+SET actors_count = n.actors_count + c.k, updated_at = GREATEST(n.updated_at, c.at), read = false
+FROM (SELECT notification_id, count(*) AS k, max(at) AS at FROM new GROUP BY notification_id) c
+WHERE n.id = c.notification_id
+RETURNING n.id
+"""
+_LIKE_ACTORS = f"""SELECT n.id, v.actor_id, max(v.at)
+    FROM {_LIKES}
+    JOIN likes_like l ON l.id = v.like_id
+    JOIN {_N} n ON n.id = ANY(%(groups)s) AND n.post_id = v.post_id
+    WHERE v.actor_id <> n.recipient_id
+    GROUP BY n.id, v.actor_id ORDER BY n.id, v.actor_id"""
+_FOLLOW_ACTORS = """SELECT %(group)s, f.follower_id, f.created_at FROM social_follow f
+    WHERE f.follower_id = %(follower)s AND f.followee_id = %(followee)s"""
+
+# Removals: lock the groups (same order as the adds), take the actors out unless the like or
+# follow is back (a like, unlike, like whose removal runs last), count them out.
+_UNLIKE_LOCK_SQL = f"""
+SELECT id FROM {_N} WHERE kind = 'like' AND post_id = ANY(%(posts)s)
+ORDER BY recipient_id, post_id FOR UPDATE
+"""
+_UNFOLLOW_LOCK_SQL = f"""
+SELECT n.id FROM {_N} n
+WHERE n.recipient_id = %(followee)s AND n.kind = 'follow'
+  AND EXISTS (SELECT 1 FROM {_A} a WHERE a.notification_id = n.id AND a.actor_id = %(follower)s)
+ORDER BY n.recipient_id, n.post_id FOR UPDATE
+"""
+_ACTORS_REMOVE_SQL = f"""
+WITH gone AS ({{delete}} RETURNING a.notification_id)
+UPDATE {_N} n SET actors_count = n.actors_count - c.k
+FROM (SELECT notification_id, count(*) AS k FROM gone GROUP BY notification_id) c
+WHERE n.id = c.notification_id
+RETURNING n.id
+"""
+_UNLIKE_DELETE = f"""DELETE FROM {_A} a
+    USING {_N} n, unnest(%(actors)s::bigint[], %(posts)s::bigint[]) AS v(actor_id, post_id)
+    WHERE n.id = ANY(%(groups)s) AND n.post_id = v.post_id
+      AND a.notification_id = n.id AND a.actor_id = v.actor_id
+      AND NOT EXISTS (
+          SELECT 1 FROM likes_like l WHERE l.user_id = v.actor_id AND l.post_id = v.post_id
+      )"""
+_UNFOLLOW_DELETE = f"""DELETE FROM {_A} a
+    WHERE a.notification_id = ANY(%(groups)s) AND a.actor_id = %(follower)s
+      AND NOT EXISTS (
+          SELECT 1 FROM social_follow f
+          WHERE f.follower_id = %(follower)s AND f.followee_id = %(followee)s
+      )"""
+
+# A group left without actors goes (with the last one).
+_EMPTY_DELETE_SQL = f"""
+DELETE FROM {_N} WHERE id = ANY(%(groups)s) AND actors_count <= 0
+RETURNING id, recipient_id, kind, updated_at, read
+"""
+
+_Gone = tuple[int, int, str, Any, bool]  # id, recipient, kind, updated_at, read
+
+
+def _ids(cursor: CursorWrapper, sql: str, params: dict[str, Any]) -> list[int]:
+    cursor.execute(sql, params)
+    return [row[0] for row in cursor.fetchall()]
+
+
+def _likes_params(likes: Sequence[Happening]) -> dict[str, Any]:
+    return {
+        "likes": [h.id for h in likes],
+        "actors": [h.actor_id for h in likes],
+        "posts": [h.post_id for h in likes],
+        "ats": [h.created_at for h in likes],
+    }
+
+
+def like_notifications_add(likes: Sequence[Happening]) -> None:
+    """These likes reached every feed (the like kind's ``after_done`` hook): each adds its
+    actor to its post's notification (created at need), which moves to the top, unread.
+    Three statements for the whole batch."""
+    if not likes:
+        return
+    params = _likes_params(likes)
+    with transaction.atomic(), connection.cursor() as cursor:
+        params["groups"] = _ids(cursor, _LIKE_GROUPS_SQL, params)
+        if not params["groups"]:
+            return  # only likes of one's own posts, or gone
+        changed = _ids(cursor, _ACTORS_ADD_SQL.format(rows=_LIKE_ACTORS), params)
+        gone = _empty_delete(cursor, params["groups"])
+    _publish(changed, gone)
+
+
+def like_notifications_remove(items: Sequence[tuple[int, int, int]]) -> None:
+    """Unlikes (``(like id, actor, post)``; the ``after_removed`` hook of the like kind):
+    each takes its actor out of its post's notification, which goes with the last one."""
+    if not items:
+        return
+    params: dict[str, Any] = {
+        "actors": [actor for _, actor, _ in items],
+        "posts": [post for _, _, post in items],
+    }
+    with transaction.atomic(), connection.cursor() as cursor:
+        params["groups"] = _ids(cursor, _UNLIKE_LOCK_SQL, params)
+        if not params["groups"]:
+            return
+        changed = _ids(cursor, _ACTORS_REMOVE_SQL.format(delete=_UNLIKE_DELETE), params)
+        gone = _empty_delete(cursor, changed)
+    _publish(changed, gone)
+
+
+def follow_notification_change(*, follower_id: int, followee_id: int, following: bool) -> None:
+    """A follow (``feed.services.after_follow``, after its commit) joins the followee's unread
+    follow notification; an unfollow takes the follower out of theirs."""
+    params: dict[str, Any] = {"follower": follower_id, "followee": followee_id}
+    with transaction.atomic(), connection.cursor() as cursor:
+        if following:
+            groups = _ids(cursor, _FOLLOW_GROUP_SQL, params)
+            if not groups:
+                return  # unfollowed meanwhile
+            params["group"] = groups[0]
+            changed = _ids(cursor, _ACTORS_ADD_SQL.format(rows=_FOLLOW_ACTORS), params)
+        else:
+            groups = _ids(cursor, _UNFOLLOW_LOCK_SQL, params)
+            if not groups:
+                return
+            params["groups"] = groups
+            changed = _ids(cursor, _ACTORS_REMOVE_SQL.format(delete=_UNFOLLOW_DELETE), params)
+        gone = _empty_delete(cursor, groups)
+    _publish(changed, gone)
+
+
+def notifications_read(*, user: User) -> int:
+    """Everything up to now is read (the bell clears); returns how many were unread. A
+    follow after this starts a new follow notification."""
+    return Notification.objects.filter(
+        recipient=user, read=False, updated_at__lte=timezone.now()
+    ).update(read=True)
+
+
+def _empty_delete(cursor: CursorWrapper, groups: list[int]) -> list[_Gone]:
+    if not groups:
+        return []
+    cursor.execute(_EMPTY_DELETE_SQL, {"groups": groups})
+    return list(cursor.fetchall())
+
+
+def _publish(changed: list[int], gone: list[_Gone]) -> None:
+    """Push each changed notification to its recipient with their unread count (a gone one
+    as itself with no actors): four queries and one pipelined round trip for the batch."""
+    gone_ids = {row[0] for row in gone}
+    rendered = selectors.notifications_json(
+        selectors.notifications_by_id(nid for nid in changed if nid not in gone_ids)
+    )
+    for nid, recipient_id, kind, updated_at, read in gone:
+        rendered.append(
+            (
+                recipient_id,
+                {
+                    "id": nid, "kind": kind, "actors": [], "actors_count": 0, "post": None,
+                    "updated_at": iso(updated_at), "read": read,
+                },
+            )
+        )  # fmt: skip
+    if not rendered:
+        return
+    unread = selectors.unread_counts(user_ids={recipient for recipient, _ in rendered})
+    events.publish(
+        events.notification(user_id=recipient, notification=item, unread=unread[recipient])
+        for recipient, item in rendered
+    )
