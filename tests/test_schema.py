@@ -18,6 +18,8 @@ CONTRACT = {
     ("delete", "/api/posts/{post_id}/like/"): "200",
     ("get", "/api/feed/"): "200",
     ("get", "/api/health/"): "200",
+    ("get", "/api/notifications/"): "200",
+    ("post", "/api/notifications/read/"): "204",
 }
 
 
@@ -47,6 +49,13 @@ def test_schema_shapes_match_the_contract(live_server_url):
     }
     assert set(schemas["LikeStateOut"]["properties"]) == {"post_id", "liked", "like_count"}
     assert set(schemas["FeedPageOut"]["properties"]) == {"items", "next"}
+    assert set(schemas["NotificationOut"]["properties"]) == {
+        "id", "kind", "actors", "actors_count", "post", "updated_at", "read",
+    }  # fmt: skip
+    assert set(schemas["NotificationPageOut"]["properties"]) == {"items", "next", "unread"}
+    assert set(schemas["MeWithUnreadOut"]["properties"]) == {
+        "id", "username", "followers_count", "following_count", "unread_notifications",
+    }  # fmt: skip
 
 
 def test_swagger_ui_is_served_without_a_cdn(live_server_url):
