@@ -9,4 +9,5 @@ urlpatterns = [
     path("login/", views.login, name="login"),
     path("signup/", views.signup, name="signup"),
     path("u/<str:username>/", views.user, name="user"),
+    path("notifications/", views.notifications, name="notifications"),
 ]

@@ -26,6 +26,12 @@ def user(request: HttpRequest, username: str) -> HttpResponse:
     return render(request, "frontend/user.html", {"profile_username": username})
 
 
+@ensure_csrf_cookie
+@login_required(login_url=LOGIN_URL)
+def notifications(request: HttpRequest) -> HttpResponse:
+    return render(request, "frontend/notifications.html")
+
+
 def safe_next(request: HttpRequest) -> str:
     """Where to go after logging in: ``?next=`` if Django's own check says it stays on this
     site (``url_has_allowed_host_and_scheme``, which also refuses ``/\\host`` and

@@ -3,7 +3,9 @@
 import { refreshRelativeTimes } from "./dom.js";
 import { logout, startAuth } from "./pages/auth.js";
 import { startHome } from "./pages/home.js";
+import { startNotifications } from "./pages/notifications.js";
 import { startUser } from "./pages/user.js";
+import { startBell } from "./notify.js";
 import { toast } from "./toast.js";
 
 /** How often "2 min ago" is brought up to date. */
@@ -12,6 +14,7 @@ const RELATIVE_TIME_REFRESH_MS = 30_000;
 const pages = {
   home: startHome,
   user: startUser,
+  notifications: startNotifications,
   login: () => startAuth("login"),
   signup: () => startAuth("signup"),
 };
@@ -19,6 +22,7 @@ const pages = {
 function main() {
   const page = /** @type {keyof typeof pages | undefined} */ (document.body.dataset.page);
   if (page && page in pages) void pages[page]();
+  startBell(); // after the page: it uses the page's socket when the page opened one
 
   for (const button of document.querySelectorAll("[data-action=logout]")) {
     button.addEventListener("click", () => void logout());
