@@ -30,23 +30,26 @@ count) after the transaction commits.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
+from psycopg.errors import DeadlockDetected
 
 from feed import events
 from social.models import User
 from social.render import iso
 
 from . import selectors
-from .models import Notification
 
 if TYPE_CHECKING:
     from django.db.backends.utils import CursorWrapper
 
     from feed.fanout import Happening
+
+log = logging.getLogger(__name__)
 
 _N = "notifications_notification"
 _A = "notifications_notificationactor"
@@ -108,13 +111,13 @@ _FOLLOW_ACTORS = """SELECT %(group)s, f.follower_id, f.created_at FROM social_fo
 # follow is back (a like, unlike, like whose removal runs last), count them out.
 _UNLIKE_LOCK_SQL = f"""
 SELECT id FROM {_N} WHERE kind = 'like' AND post_id = ANY(%(posts)s)
-ORDER BY recipient_id, post_id FOR UPDATE
+ORDER BY recipient_id, post_id, id FOR UPDATE
 """
 _UNFOLLOW_LOCK_SQL = f"""
 SELECT n.id FROM {_N} n
 WHERE n.recipient_id = %(followee)s AND n.kind = 'follow'
   AND EXISTS (SELECT 1 FROM {_A} a WHERE a.notification_id = n.id AND a.actor_id = %(follower)s)
-ORDER BY n.recipient_id, n.post_id FOR UPDATE
+ORDER BY n.recipient_id, n.post_id, n.id FOR UPDATE
 """
 _ACTORS_REMOVE_SQL = f"""
 WITH gone AS ({{delete}} RETURNING a.notification_id)
@@ -137,6 +140,14 @@ _UNFOLLOW_DELETE = f"""DELETE FROM {_A} a
           WHERE f.follower_id = %(follower)s AND f.followee_id = %(followee)s
       )"""
 
+# Marking read locks in the same order too (a batch of likes may be locking the same rows).
+_READ_SQL = f"""
+UPDATE {_N} SET read = true WHERE id IN (
+    SELECT id FROM {_N} WHERE recipient_id = %(user)s AND NOT read AND updated_at <= %(now)s
+    ORDER BY recipient_id, post_id, id FOR UPDATE
+)
+"""
+
 # A group left without actors goes (with the last one).
 _EMPTY_DELETE_SQL = f"""
 DELETE FROM {_N} WHERE id = ANY(%(groups)s) AND actors_count <= 0
@@ -144,6 +155,7 @@ RETURNING id, recipient_id, kind, updated_at, read
 """
 
 _Gone = tuple[int, int, str, Any, bool]  # id, recipient, kind, updated_at, read
+_Changes = tuple[list[int], list[_Gone]]  # groups changed, groups gone
 
 
 def _ids(cursor: CursorWrapper, sql: str, params: dict[str, Any]) -> list[int]:
@@ -167,13 +179,15 @@ def like_notifications_add(likes: Sequence[Happening]) -> None:
     if not likes:
         return
     params = _likes_params(likes)
-    with transaction.atomic(), connection.cursor() as cursor:
+
+    def write(cursor: CursorWrapper) -> _Changes:
         params["groups"] = _ids(cursor, _LIKE_GROUPS_SQL, params)
         if not params["groups"]:
-            return  # only likes of one's own posts, or gone
+            return [], []  # only likes of one's own posts, or gone
         changed = _ids(cursor, _ACTORS_ADD_SQL.format(rows=_LIKE_ACTORS), params)
-        gone = _empty_delete(cursor, params["groups"])
-    _publish(changed, gone)
+        return changed, _empty_delete(cursor, params["groups"])
+
+    _publish(*_run(write))
 
 
 def like_notifications_remove(items: Sequence[tuple[int, int, int]]) -> None:
@@ -185,42 +199,66 @@ def like_notifications_remove(items: Sequence[tuple[int, int, int]]) -> None:
         "actors": [actor for _, actor, _ in items],
         "posts": [post for _, _, post in items],
     }
-    with transaction.atomic(), connection.cursor() as cursor:
+
+    def write(cursor: CursorWrapper) -> _Changes:
         params["groups"] = _ids(cursor, _UNLIKE_LOCK_SQL, params)
         if not params["groups"]:
-            return
+            return [], []
         changed = _ids(cursor, _ACTORS_REMOVE_SQL.format(delete=_UNLIKE_DELETE), params)
-        gone = _empty_delete(cursor, changed)
-    _publish(changed, gone)
+        return changed, _empty_delete(cursor, changed)
+
+    _publish(*_run(write))
 
 
 def follow_notification_change(*, follower_id: int, followee_id: int, following: bool) -> None:
     """A follow (``feed.services.after_follow``, after its commit) joins the followee's unread
     follow notification; an unfollow takes the follower out of theirs."""
     params: dict[str, Any] = {"follower": follower_id, "followee": followee_id}
-    with transaction.atomic(), connection.cursor() as cursor:
+
+    def write(cursor: CursorWrapper) -> _Changes:
         if following:
             groups = _ids(cursor, _FOLLOW_GROUP_SQL, params)
             if not groups:
-                return  # unfollowed meanwhile
+                return [], []  # unfollowed meanwhile
             params["group"] = groups[0]
             changed = _ids(cursor, _ACTORS_ADD_SQL.format(rows=_FOLLOW_ACTORS), params)
         else:
-            groups = _ids(cursor, _UNFOLLOW_LOCK_SQL, params)
+            params["groups"] = groups = _ids(cursor, _UNFOLLOW_LOCK_SQL, params)
             if not groups:
-                return
-            params["groups"] = groups
+                return [], []
             changed = _ids(cursor, _ACTORS_REMOVE_SQL.format(delete=_UNFOLLOW_DELETE), params)
-        gone = _empty_delete(cursor, groups)
-    _publish(changed, gone)
+        return changed, _empty_delete(cursor, groups)
+
+    _publish(*_run(write))
+
+
+DEADLOCK_ATTEMPTS = 3
+
+
+def _run(write: Callable[[CursorWrapper], _Changes]) -> _Changes:
+    """Run ``write`` in a transaction of its own, again if PostgreSQL picked it as a
+    deadlock's victim. Group rows are always locked in one order here, but other writers
+    (a post's deletion cascading to its notifications) do not follow it; a deadlock then
+    costs a retry rather than a lost notification. Inside a caller's transaction (tests)
+    it runs once: an aborted outer transaction cannot be retried from in here."""
+    attempts = 1 if connection.in_atomic_block else DEADLOCK_ATTEMPTS
+    for attempt in range(1, attempts + 1):
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                return write(cursor)
+        except OperationalError as exc:
+            if attempt == attempts or not isinstance(exc.__cause__, DeadlockDetected):
+                raise
+            log.info("notifications: deadlock victim, attempt %d of %d", attempt, attempts)
+    raise AssertionError("unreachable")
 
 
 def notifications_read(*, user: User) -> int:
     """Everything up to now is read (the bell clears); returns how many were unread. A
     follow after this starts a new follow notification."""
-    return Notification.objects.filter(
-        recipient=user, read=False, updated_at__lte=timezone.now()
-    ).update(read=True)
+    with connection.cursor() as cursor:
+        cursor.execute(_READ_SQL, {"user": user.pk, "now": timezone.now()})
+        return cursor.rowcount
 
 
 def _empty_delete(cursor: CursorWrapper, groups: list[int]) -> list[_Gone]:

@@ -5,10 +5,11 @@ PostgreSQL. (The whole path, HTTP → fan-out worker → hook → socket, is in 
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -230,3 +231,54 @@ def test_concurrent_likes_of_one_post_make_one_notification():
     assert errors == []
     assert Notification.objects.count() == 1
     assert Notification.objects.get().actors_count == 24 == NotificationActor.objects.count()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_write_chosen_as_a_deadlock_victim_runs_again():
+    from notifications.grouping import _run
+
+    one, two = user("one"), user("two")
+    lock = "SELECT id FROM social_user WHERE id = %s FOR UPDATE"
+    a_has_one, b_has_two = threading.Event(), threading.Event()
+    attempts: list[int] = []
+    errors: list[BaseException] = []
+
+    def write(cursor):
+        attempts.append(1)
+        cursor.execute(lock, [one.pk])
+        if len(attempts) == 1:
+            a_has_one.set()
+            b_has_two.wait(5)
+            time.sleep(0.3)  # the other transaction is now waiting for row one
+        cursor.execute(lock, [two.pk])  # the first time: a deadlock, found by this side
+        return [], []
+
+    def other() -> None:
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                # This side waits longer before looking for deadlocks: the write is the victim.
+                cursor.execute("SET LOCAL deadlock_timeout = '20s'")
+                cursor.execute(lock, [two.pk])
+                b_has_two.set()
+                a_has_one.wait(5)
+                cursor.execute(lock, [one.pk])
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    def victim() -> None:
+        try:
+            _run(write)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=other), threading.Thread(target=victim)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert errors == []
+    assert len(attempts) == 2
