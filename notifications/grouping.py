@@ -38,7 +38,7 @@ from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 from psycopg.errors import DeadlockDetected
 
-from feed import events
+from feed import events, store
 from social.models import User
 from social.render import iso
 
@@ -96,7 +96,7 @@ UPDATE {_N} n
 SET actors_count = n.actors_count + c.k, updated_at = GREATEST(n.updated_at, c.at), read = false
 FROM (SELECT notification_id, count(*) AS k, max(at) AS at FROM new GROUP BY notification_id) c
 WHERE n.id = c.notification_id
-RETURNING n.id
+RETURNING n.id, n.recipient_id
 """
 _LIKE_ACTORS = f"""SELECT n.id, v.actor_id, max(v.at)
     FROM {_LIKES}
@@ -124,7 +124,7 @@ WITH gone AS ({{delete}} RETURNING a.notification_id)
 UPDATE {_N} n SET actors_count = n.actors_count - c.k
 FROM (SELECT notification_id, count(*) AS k FROM gone GROUP BY notification_id) c
 WHERE n.id = c.notification_id
-RETURNING n.id
+RETURNING n.id, n.recipient_id
 """
 _UNLIKE_DELETE = f"""DELETE FROM {_A} a
     USING {_N} n, unnest(%(actors)s::bigint[], %(posts)s::bigint[]) AS v(actor_id, post_id)
@@ -155,12 +155,17 @@ RETURNING id, recipient_id, kind, updated_at, read
 """
 
 _Gone = tuple[int, int, str, Any, bool]  # id, recipient, kind, updated_at, read
-_Changes = tuple[list[int], list[_Gone]]  # groups changed, groups gone
+_Changes = tuple[list[tuple[int, int]], list[_Gone]]  # (group, recipient) changed; gone
 
 
 def _ids(cursor: CursorWrapper, sql: str, params: dict[str, Any]) -> list[int]:
     cursor.execute(sql, params)
     return [row[0] for row in cursor.fetchall()]
+
+
+def _changed(cursor: CursorWrapper, sql: str, params: dict[str, Any]) -> list[tuple[int, int]]:
+    cursor.execute(sql, params)
+    return [(nid, recipient) for nid, recipient in cursor.fetchall()]
 
 
 def _likes_params(likes: Sequence[Happening]) -> dict[str, Any]:
@@ -184,7 +189,7 @@ def like_notifications_add(likes: Sequence[Happening]) -> None:
         params["groups"] = _ids(cursor, _LIKE_GROUPS_SQL, params)
         if not params["groups"]:
             return [], []  # only likes of one's own posts, or gone
-        changed = _ids(cursor, _ACTORS_ADD_SQL.format(rows=_LIKE_ACTORS), params)
+        changed = _changed(cursor, _ACTORS_ADD_SQL.format(rows=_LIKE_ACTORS), params)
         return changed, _empty_delete(cursor, params["groups"])
 
     _publish(*_run(write))
@@ -204,8 +209,8 @@ def like_notifications_remove(items: Sequence[tuple[int, int, int]]) -> None:
         params["groups"] = _ids(cursor, _UNLIKE_LOCK_SQL, params)
         if not params["groups"]:
             return [], []
-        changed = _ids(cursor, _ACTORS_REMOVE_SQL.format(delete=_UNLIKE_DELETE), params)
-        return changed, _empty_delete(cursor, changed)
+        changed = _changed(cursor, _ACTORS_REMOVE_SQL.format(delete=_UNLIKE_DELETE), params)
+        return changed, _empty_delete(cursor, [nid for nid, _ in changed])
 
     _publish(*_run(write))
 
@@ -221,12 +226,12 @@ def follow_notification_change(*, follower_id: int, followee_id: int, following:
             if not groups:
                 return [], []  # unfollowed meanwhile
             params["group"] = groups[0]
-            changed = _ids(cursor, _ACTORS_ADD_SQL.format(rows=_FOLLOW_ACTORS), params)
+            changed = _changed(cursor, _ACTORS_ADD_SQL.format(rows=_FOLLOW_ACTORS), params)
         else:
             params["groups"] = groups = _ids(cursor, _UNFOLLOW_LOCK_SQL, params)
             if not groups:
                 return [], []
-            changed = _ids(cursor, _ACTORS_REMOVE_SQL.format(delete=_UNFOLLOW_DELETE), params)
+            changed = _changed(cursor, _ACTORS_REMOVE_SQL.format(delete=_UNFOLLOW_DELETE), params)
         return changed, _empty_delete(cursor, groups)
 
     _publish(*_run(write))
@@ -268,12 +273,19 @@ def _empty_delete(cursor: CursorWrapper, groups: list[int]) -> list[_Gone]:
     return list(cursor.fetchall())
 
 
-def _publish(changed: list[int], gone: list[_Gone]) -> None:
+def _publish(changed: list[tuple[int, int]], gone: list[_Gone]) -> None:
     """Push each changed notification to its recipient with their unread count (a gone one
-    as itself with no actors): four queries and one pipelined round trip for the batch."""
+    as itself with no actors), if the recipient is online: for the others nothing is built.
+    One presence look-up, four queries and one pipelined round trip for the batch."""
+    online = store.online_among([r for _, r in changed] + [row[1] for row in gone])
+    if not online:
+        return
+    gone = [row for row in gone if row[1] in online]
     gone_ids = {row[0] for row in gone}
     rendered = selectors.notifications_json(
-        selectors.notifications_by_id(nid for nid in changed if nid not in gone_ids)
+        selectors.notifications_by_id(
+            nid for nid, recipient in changed if recipient in online and nid not in gone_ids
+        )
     )
     for nid, recipient_id, kind, updated_at, read in gone:
         rendered.append(
