@@ -65,7 +65,8 @@ class Notification(models.Model):
         LIKE = "like"
         FOLLOW = "follow"
 
-    recipient = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    # Indexed by the page index below (its first column).
+    recipient = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+", db_index=False)
     kind = models.CharField(max_length=8, choices=Kind.choices)
     # The liked post (likes only); its deletion takes its notifications with it.
     post = models.ForeignKey(
@@ -111,7 +112,11 @@ class Notification(models.Model):
 class NotificationActor(models.Model):
     """One activity of a group: this person liked the post / followed, at ``at``."""
 
-    notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="+")
+    # Indexed by the unique constraint (its first column); ``actor`` by its own index, for an
+    # unfollow's look-up and a deleted user's cascade.
+    notification = models.ForeignKey(
+        Notification, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     actor = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
     at = models.DateTimeField()
 
@@ -124,7 +129,6 @@ class NotificationActor(models.Model):
         indexes = [
             # The newest three of a group (``actors``), and an unlike's or unfollow's lookup.
             models.Index(fields=["notification", "-at"], name="notification_actor_recent_idx"),
-            models.Index(fields=["actor"], name="notification_actor_idx"),
         ]
 
     def __str__(self) -> str:
