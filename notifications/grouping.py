@@ -150,7 +150,8 @@ UPDATE {_N} SET read = true WHERE id IN (
 
 # A group left without actors goes (with the last one).
 _EMPTY_DELETE_SQL = f"""
-DELETE FROM {_N} WHERE id = ANY(%(groups)s) AND actors_count <= 0
+DELETE FROM {_N} n WHERE n.id = ANY(%(groups)s) AND n.actors_count <= 0
+  AND NOT EXISTS (SELECT 1 FROM {_A} a WHERE a.notification_id = n.id)
 RETURNING id, recipient_id, kind, updated_at, read
 """
 
@@ -256,6 +257,33 @@ def _run(write: Callable[[CursorWrapper], _Changes]) -> _Changes:
                 raise
             log.info("notifications: deadlock victim, attempt %d of %d", attempt, attempts)
     raise AssertionError("unreachable")
+
+
+# (Django's CASCADE is done by the ORM, not the database: the actors go first, by hand.)
+_POST_DELETE_SQL = f"""
+WITH doomed AS (
+    SELECT id FROM {_N} WHERE kind = 'like' AND post_id = ANY(%(posts)s)
+    ORDER BY recipient_id, post_id, id FOR UPDATE
+), actors AS (
+    DELETE FROM {_A} WHERE notification_id IN (SELECT id FROM doomed)
+)
+DELETE FROM {_N} WHERE id IN (SELECT id FROM doomed)
+RETURNING id, recipient_id, kind, updated_at, read
+"""
+
+
+def post_notifications_delete(*, post_ids: Sequence[int]) -> None:
+    """These posts are being deleted: their notifications go now, and their recipients'
+    open pages hear so (``actors_count: 0``) once the caller's transaction commits. (The
+    foreign key's cascade would delete them too, but silently: nobody could tell the pages
+    which ones went.) For the post's deletion service to call before it deletes the rows."""
+    if not post_ids:
+        return
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(_POST_DELETE_SQL, {"posts": list(post_ids)})
+        gone: list[_Gone] = list(cursor.fetchall())
+    if gone:
+        transaction.on_commit(lambda: _publish([], gone), robust=True)
 
 
 def notifications_read(*, user: User) -> int:

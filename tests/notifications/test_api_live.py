@@ -98,16 +98,31 @@ def test_own_like_is_not_notified_and_follows_group(make_user, api, ws_url):
     assert not any(m["notification"]["kind"] == "like" for m in seen if is_notification(m))
 
 
-def test_deleting_a_post_takes_its_notifications(make_user, api):
+def test_deleting_a_post_takes_its_notifications(make_user, api, ws_url):
+    from django.db import transaction
+
+    from notifications.grouping import post_notifications_delete
     from social.models import Post
 
     author = make_user()
-    post = api(author).post("/api/posts/", json={"body": "soon gone"}).json()
-    api(make_user()).post(f"/api/posts/{post['id']}/like/")
-    wait_until(lambda: notifications(api(author))["unread"] == 1)
-    Post.objects.filter(pk=post["id"]).delete()  # the post's DELETE is another change's
+    posts = [api(author).post("/api/posts/", json={"body": b}).json() for b in ("a", "b")]
+    for post in posts:
+        api(make_user()).post(f"/api/posts/{post['id']}/like/")
+    wait_until(lambda: notifications(api(author))["unread"] == 2)
+
+    # The foreign key's cascade: gone from the list and the count.
+    Post.objects.filter(pk=posts[0]["id"]).delete()  # DELETE /api/posts/ is another change's
     page = notifications(api(author))
-    assert page["items"] == [] and page["unread"] == 0
+    assert [i["post"]["id"] for i in page["items"]] == [posts[1]["id"]] and page["unread"] == 1
+
+    # What the deletion service can call first: open pages hear that it went.
+    with ws_connect(ws_url, token=author["token"]) as ws:
+        with transaction.atomic():
+            post_notifications_delete(post_ids=[posts[1]["id"]])
+            Post.objects.filter(pk=posts[1]["id"]).delete()
+        event, _ = receive_until(ws, is_notification)
+    assert event["notification"]["actors_count"] == 0 and event["unread"] == 0
+    assert notifications(api(author))["items"] == []
 
 
 def test_pages_follow_the_cursor_and_bad_input_is_a_400(make_user, api):

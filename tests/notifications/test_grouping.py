@@ -282,3 +282,13 @@ def test_a_write_chosen_as_a_deadlock_victim_runs_again():
         t.join(30)
     assert errors == []
     assert len(attempts) == 2
+
+
+def test_a_post_deletion_can_take_its_notifications_first(author, post):
+    from notifications.grouping import post_notifications_delete
+
+    other = Post.objects.create(author=author, body="stays")
+    like_notifications_add([like(post, user("bob")), like(other, user("carol"))])
+    post_notifications_delete(post_ids=[post.pk])
+    assert [i["post"]["id"] for i in page(author).items] == [other.pk]
+    assert NotificationActor.objects.count() == 1
