@@ -25,7 +25,7 @@ from .models import Notification
 ACTORS_SHOWN = 3
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_CURSOR = re.compile(r"(\d{1,17})\.(\d{1,18})")
+_CURSOR = re.compile(r"([0-9]{1,17})\.([0-9]{1,18})")  # ASCII digits only
 _MAX_US = (datetime(9999, 1, 1, tzinfo=UTC) - _EPOCH) // timedelta(microseconds=1)
 
 

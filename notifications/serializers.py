@@ -22,7 +22,8 @@ class MailPreferencesIn(serializers.Serializer):
 
 class NotificationsQueryIn(serializers.Serializer):
     limit = serializers.IntegerField(min_value=1, max_value=100, default=20)
-    before = serializers.CharField(required=False, max_length=100)
+    # Strict: exactly what ``next`` said (no trimming), else a 400.
+    before = serializers.CharField(required=False, max_length=100, trim_whitespace=False)
 
 
 class NotificationOut(serializers.Serializer):

@@ -141,7 +141,8 @@ def test_pages_follow_the_cursor_and_bad_input_is_a_400(make_user, api):
     ids = [i["post"]["id"] for i in first["items"] + second["items"]]
     assert ids == [p["id"] for p in reversed(posts)]
 
-    for params in ({"before": "nope"}, {"before": "1.x"}, {"limit": 0}, {"limit": 101}):
+    bad = ("nope", "1.x", "١٢٣.٤", "1.2.3", "999999999999999999.1", first["next"] + "\n")
+    for params in [{"before": b} for b in bad] + [{"limit": 0}, {"limit": 101}]:
         answer = me.get("/api/notifications/", params=params)
         assert answer.status_code == 400, (params, answer.text)
         assert set(answer.json()) >= {"error", "detail"}
