@@ -302,6 +302,16 @@ def _empty_delete(cursor: CursorWrapper, groups: list[int]) -> list[_Gone]:
 
 
 def _publish(changed: list[tuple[int, int]], gone: list[_Gone]) -> None:
+    """Push the changes to the recipients' open pages, best effort: the rows are committed
+    and are the truth (a reload shows them), so a failure here is logged and never fails
+    the fan-out task that called the hook."""
+    try:
+        _push(changed, gone)
+    except Exception:
+        log.exception("notifications: could not push %d changes live", len(changed) + len(gone))
+
+
+def _push(changed: list[tuple[int, int]], gone: list[_Gone]) -> None:
     """Push each changed notification to its recipient with their unread count (a gone one
     as itself with no actors), if the recipient is online: for the others nothing is built.
     One presence look-up, four queries and one pipelined round trip for the batch."""
