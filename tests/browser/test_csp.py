@@ -23,6 +23,7 @@ document.addEventListener("securitypolicyviolation", (event) => {
 PAGES = [
     ("/", "main"),
     ("/u/{username}/", "main"),
+    ("/notifications/", "[data-notifications][aria-busy=false]"),
     ("/api/docs/", ".swagger-ui .info"),  # rendered by Swagger UI's scripts
     ("/ops/", "#queues tr"),  # filled in by the ops page's poller
     ("/login/", "form"),
