@@ -10,6 +10,8 @@ from typing import Any
 
 from playwright.sync_api import expect
 
+from tests.conftest import wait_until
+
 from .helpers import PHONE, OpenPage, create_post, expect_live, follow, screenshot
 
 
@@ -77,3 +79,20 @@ def test_the_notifications_page_at_phone_width(
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"], width
     screenshot(page, "notifications-phone")
+
+
+def test_older_notifications_load_as_the_list_is_scrolled(
+    open_page: OpenPage, make_user: Any, api: Any
+) -> None:
+    author, liker = make_user(), make_user()
+    posts = [create_post(api, author, f"post number {i}") for i in range(23)]
+    for post in posts:
+        api(liker).post(f"/api/posts/{post['id']}/like/")
+    wait_until(lambda: len(api(author).get("/api/notifications/?limit=100").json()["items"]) == 23)
+    page = open_page(author, path="/notifications/")
+    items = page.get_by_test_id("notification")
+    expect(items.first).to_have_text(re.compile("liked your post"))
+    page.get_by_test_id("notifications-more").scroll_into_view_if_needed()
+    expect(items).to_have_count(23)
+    expect(page.get_by_test_id("notifications-more")).to_be_hidden()
+    expect(items.last).to_contain_text("post number 0")

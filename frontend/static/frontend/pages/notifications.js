@@ -165,6 +165,15 @@ export async function startNotifications() {
   });
 
   more.addEventListener("click", () => void load(next));
+  // Scrolling near the end loads the next page; the button stays for keyboards.
+  new IntersectionObserver(
+    (entries) => {
+      if (entries.some((e) => e.isIntersecting) && !more.hidden && !more.disabled) {
+        void load(next);
+      }
+    },
+    { rootMargin: "400px" },
+  ).observe(more);
   await load(null);
   await markRead();
 }
