@@ -20,12 +20,17 @@ the group is upserted against its unique constraint (two likes of one post at on
 row) and stays locked until commit; actors go in with ``ON CONFLICT DO NOTHING`` and
 ``actors_count`` moves by what really went in or out, in the same statement. A run that
 adds nothing (a redelivered batch) changes nothing: no unread flag, no live event. Group rows
-are locked in one order, ``(recipient, post)``, by adds and removals alike (no deadlock).
-Nobody is notified of their own like (a follow of oneself cannot exist). A group whose last
-actor left is deleted; its live event says ``actors_count: 0``.
+are locked in one order, ``(recipient, post, id)``, by adds, removals and marking read
+alike; a writer outside that order (a post's deletion cascading) can still deadlock with
+one, and the victim runs again (``_run``). Nobody is notified of their own like (a follow
+of oneself cannot exist). A group whose last actor left is deleted; its live event says
+``actors_count: 0``.
 
 Changed groups are pushed to their recipients' sockets (``notification``, with the unread
-count) after the transaction commits.
+count) after the transaction commits, for the recipients online, best effort.
+
+Known gap, shared with the like mail: a worker killed between a batch's "done" and its hooks
+loses that batch's notifications (the like stays, the sweeper does not re-run a done like).
 """
 
 from __future__ import annotations
