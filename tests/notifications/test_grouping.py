@@ -239,17 +239,30 @@ def test_a_write_chosen_as_a_deadlock_victim_runs_again():
 
     one, two = user("one"), user("two")
     lock = "SELECT id FROM social_user WHERE id = %s FOR UPDATE"
-    a_has_one, b_has_two = threading.Event(), threading.Event()
+    a_has_one, b_has_two, b_done = threading.Event(), threading.Event(), threading.Event()
     attempts: list[int] = []
     errors: list[BaseException] = []
+    other_pid: list[int] = []
 
     def write(cursor):
         attempts.append(1)
+        if len(attempts) > 1:
+            b_done.wait(30)  # the retry: after the other one, so nothing else can race
         cursor.execute(lock, [one.pk])
         if len(attempts) == 1:
             a_has_one.set()
-            b_has_two.wait(5)
-            time.sleep(0.3)  # the other transaction is now waiting for row one
+            b_has_two.wait(10)
+            # Until the other transaction waits for row one (PostgreSQL looks for a deadlock
+            # once, deadlock_timeout after a wait begins: the other must be waiting by then).
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                cursor.execute(
+                    "SELECT 1 FROM pg_stat_activity WHERE pid = %s AND wait_event_type = 'Lock'",
+                    [other_pid[0]],
+                )
+                if cursor.fetchone():
+                    break
+                time.sleep(0.02)
         cursor.execute(lock, [two.pk])  # the first time: a deadlock, found by this side
         return [], []
 
@@ -257,7 +270,9 @@ def test_a_write_chosen_as_a_deadlock_victim_runs_again():
         try:
             with transaction.atomic(), connection.cursor() as cursor:
                 # This side waits longer before looking for deadlocks: the write is the victim.
-                cursor.execute("SET LOCAL deadlock_timeout = '20s'")
+                cursor.execute("SET LOCAL deadlock_timeout = '60s'")
+                cursor.execute("SELECT pg_backend_pid()")
+                other_pid.append(cursor.fetchone()[0])
                 cursor.execute(lock, [two.pk])
                 b_has_two.set()
                 a_has_one.wait(5)
@@ -265,6 +280,7 @@ def test_a_write_chosen_as_a_deadlock_victim_runs_again():
         except BaseException as exc:
             errors.append(exc)
         finally:
+            b_done.set()
             connection.close()
 
     def victim() -> None:
@@ -279,7 +295,7 @@ def test_a_write_chosen_as_a_deadlock_victim_runs_again():
     for t in threads:
         t.start()
     for t in threads:
-        t.join(30)
+        t.join(90)
     assert errors == []
     assert len(attempts) == 2
 
