@@ -30,6 +30,12 @@ def test_the_bell_counts_up_live_and_clears_on_the_notifications_page(
     for liker in (bob, carol):
         assert api(liker).post(f"/api/posts/{post['id']}/like/").status_code == 200
     expect(count).to_have_text("1")  # two likes of one post: one notification
+    wait_until(
+        lambda: (
+            [i["actors_count"] for i in api(author).get("/api/notifications/").json()["items"]]
+            == [2]
+        )
+    )
     follow(api, dave, author)
     expect(count).to_have_text("2")
     expect(page).to_have_title(re.compile(r"^\(2\) "))
@@ -68,6 +74,12 @@ def test_the_notifications_page_at_phone_width(
     post = create_post(api, author, "Pictures from the weekend market, more tomorrow")
     for liker in [make_user() for _ in range(4)]:
         api(liker).post(f"/api/posts/{post['id']}/like/")
+    wait_until(
+        lambda: (
+            [i["actors_count"] for i in api(author).get("/api/notifications/").json()["items"]]
+            == [4]
+        )
+    )
     follow(api, make_user(), author)
     page = open_page(author, path="/", viewport=PHONE)
     expect(page.get_by_test_id("bell-count")).to_have_text("2")

@@ -97,6 +97,17 @@ def test_own_like_is_not_notified_and_follows_group(make_user, api, ws_url):
     ]
     assert not any(m["notification"]["kind"] == "like" for m in seen if is_notification(m))
 
+    # Once the own like is fanned out (its hooks run right then), another like is alone.
+    from likes.models import Like
+
+    wait_until(lambda: Like.objects.filter(post_id=post["id"], fanned_out_at__isnull=False))
+    other = make_user()
+    api(other).post(f"/api/posts/{post['id']}/like/")
+    wait_until(lambda: len(notifications(me)["items"]) == 2)
+    liked = notifications(me)["items"][0]
+    assert liked["kind"] == "like" and liked["actors_count"] == 1
+    assert [a["username"] for a in liked["actors"]] == [other["username"]]
+
 
 def test_deleting_a_post_takes_its_notifications(make_user, api, ws_url):
     from django.db import transaction
