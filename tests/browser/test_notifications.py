@@ -66,6 +66,18 @@ def test_the_bell_counts_up_live_and_clears_on_the_notifications_page(
     )
     expect(items).to_have_count(2)
 
+    # A follow after the page was read starts a new group at the top; an unlike changes
+    # the like notification where it is (it does not move it up).
+    frank = make_user()
+    follow(api, frank, author)
+    expect(items).to_have_count(3)
+    expect(items.nth(0)).to_have_text(re.compile(f"{frank['username']} followed you"))
+    api(bob).delete(f"/api/posts/{post['id']}/like/")
+    expect(items.nth(1)).to_have_text(
+        re.compile(f"{erin['username']} and {carol['username']} liked your post")
+    )
+    expect(items.nth(0)).to_have_text(re.compile(f"{frank['username']} followed you"))
+
 
 def test_the_notifications_page_at_phone_width(
     open_page: OpenPage, make_user: Any, api: Any

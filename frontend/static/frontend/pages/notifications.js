@@ -102,16 +102,26 @@ export async function startNotifications() {
   };
 
   /**
+   * Show `n` (again) where its `updated_at` puts it, as the server orders them:
+   * a new like goes to the top, an unlike leaves it where it was.
    * @param {Notification} n
-   * @param {"top" | "bottom"} where
+   * @param {boolean} [fromPage] part of a page being loaded: it goes at the end
    */
-  const put = (n, where) => {
+  const put = (n, fromPage = false) => {
     const old = shown.get(n.id);
     const isNew = !n.read || Boolean(old?.classList.contains("unseen"));
     const element = render(n, isNew);
+    const key = [Date.parse(n.updated_at), n.id];
+    element.dataset.order = JSON.stringify(key);
     old?.remove();
-    if (where === "top") list.prepend(element);
-    else list.append(element);
+    shown.delete(n.id);
+    const after = [...list.children].find((other) => {
+      const [at, id] = JSON.parse(/** @type {HTMLElement} */ (other).dataset.order ?? "[0,0]");
+      return at < key[0] || (at === key[0] && id < key[1]);
+    });
+    if (after) list.insertBefore(element, after);
+    else if (fromPage || next === null) list.append(element); // older than all: at the end
+    else return; // older than everything loaded: it comes with the next page
     shown.set(n.id, element);
   };
 
@@ -123,7 +133,7 @@ export async function startNotifications() {
       if (before) query.set("before", before);
       /** @type {{ items: Notification[], next: string | null, unread: number }} */
       const page = await request("GET", `/api/notifications/?${query}`);
-      for (const n of page.items) if (!shown.has(n.id)) put(n, "bottom");
+      for (const n of page.items) if (!shown.has(n.id)) put(n, true);
       next = page.next;
       more.hidden = next === null;
       showEmpty();
@@ -159,7 +169,7 @@ export async function startNotifications() {
       showEmpty();
       return;
     }
-    put(notification, "top");
+    put(notification);
     showEmpty();
     markReadSoon();
   });
