@@ -31,9 +31,15 @@ api = [
     path("auth/register/", social_apis.RegisterApi.as_view(), name="register"),
     path("auth/login/", social_apis.LoginApi.as_view(), name="login"),
     path("auth/logout/", social_apis.LogoutApi.as_view(), name="logout"),
-    path("me/", social_apis.MeApi.as_view(), name="me"),
+    path("me/", notifications_apis.MeApi.as_view(), name="me"),  # social's, with the bell
     path(
         "me/notifications/", notifications_apis.MailPreferencesApi.as_view(), name="notifications"
+    ),
+    path("notifications/", notifications_apis.NotificationsApi.as_view(), name="notification-list"),
+    path(
+        "notifications/read/",
+        notifications_apis.NotificationsReadApi.as_view(),
+        name="notifications-read",
     ),
     path("users/", social_apis.UserSuggestionsApi.as_view(), name="user-suggestions"),
     path("users/<str:username>/", social_apis.UserApi.as_view(), name="user"),

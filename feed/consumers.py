@@ -158,6 +158,9 @@ class FeedConsumer(AsyncWebsocketConsumer):
     async def me_like(self, event: dict[str, Any]) -> None:
         await self.send(text_data=json.dumps(event))
 
+    async def notification(self, event: dict[str, Any]) -> None:
+        await self.send(text_data=json.dumps(event))
+
     # --- delivery ---------------------------------------------------------------------------
 
     async def _start(self) -> None:

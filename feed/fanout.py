@@ -27,7 +27,8 @@ Who provides what (the import direction, one way only): ``feed`` is the engine a
 nothing from ``likes`` or ``notifications``. The apps above it plug in from their
 ``AppConfig.ready``: ``likes`` registers the like kind and the ``liked_by_me`` reader
 (``register_kind``, ``register_liked_pairs``), ``notifications`` hooks the like mail onto
-the like kind (``after_done``). ``likes.services`` queues its ids through ``feed.queue``.
+the like kind (``after_done``), and its notifications on it and on the like's removal
+(``after_removed``). ``likes.services`` queues its ids through ``feed.queue``.
 So a like reads as one forward walk, ``likes`` → ``feed`` (STYLE.md), and ``feed`` never
 reaches into ``likes``: the other direction (feed importing likes' selectors and outbox)
 would have needed a queueing entry point below both, outside any app.
@@ -107,13 +108,22 @@ def kind_of(name: str) -> Kind:
         raise LookupError(f"no fan-out kind {name!r} (known: {sorted(KINDS)})") from None
 
 
-_AFTER: dict[str, list[Callable[[list[int]], None]]] = {}
+_AFTER: dict[str, list[Callable[[list[Happening]], None]]] = {}
+_REMOVED: dict[str, list[Callable[[list[tuple[int, int, int]]], None]]] = {}
 
 
-def after_done(kind: str, hook: Callable[[list[int]], None]) -> None:
-    """Call ``hook(post_ids)`` whenever events of ``kind`` have reached every feed (once
-    per event: with the posts of the events a run marked done)."""
+def after_done(kind: str, hook: Callable[[list[Happening]], None]) -> None:
+    """Call ``hook(happenings)`` whenever events of ``kind`` have reached every feed (once
+    per event: with the events a run marked done)."""
     hooks = _AFTER.setdefault(kind, [])
+    if hook not in hooks:
+        hooks.append(hook)
+
+
+def after_removed(kind: str, hook: Callable[[list[tuple[int, int, int]]], None]) -> None:
+    """Call ``hook(items)`` once removed events of ``kind`` (``(id, actor, post)``: an
+    unlike) have left the feeds: what ``after_done`` added elsewhere goes too."""
+    hooks = _REMOVED.setdefault(kind, [])
     if hook not in hooks:
         hooks.append(hook)
 
@@ -284,9 +294,8 @@ def _complete(k: Kind, plans: Sequence[Plan]) -> None:
             )
             for plan in finished
         )  # fmt: skip
-    post_ids = sorted({plan.happening.post_id for plan in finished})
     for hook in _AFTER.get(k.name, []):
-        hook(post_ids)
+        hook([plan.happening for plan in finished])
 
 
 # --- big accounts: one event split into chunk tasks ----------------------------------------
@@ -400,6 +409,8 @@ def unfanout(*, kind: str, items: list[tuple[int, int, int]]) -> None:
             store.feed_remove(item_ids=[item_id], user_ids=chunk)
     if k.moves_count:
         _counts_publish({post_id for _, _, post_id in items})
+    for hook in _REMOVED.get(kind, []):
+        hook(items)
 
 
 # --- the post kind ---------------------------------------------------------------------------

@@ -296,3 +296,11 @@ def like_delivered(
         "ms": round(ms, 1),
     }
     return user_group(liker_id), message
+
+
+def notification(
+    *, user_id: int, notification: dict[str, Any], unread: int
+) -> tuple[str, dict[str, Any]]:
+    """A notification of this user's is new or changed (``actors_count`` 0: it is gone)."""
+    message = {"type": "notification", "notification": notification, "unread": unread}
+    return user_group(user_id), message

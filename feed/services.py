@@ -7,6 +7,8 @@ back): a post's fan-out through the one queueing step, a follow's small backfill
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.db import transaction
 
 from social import services as social_services
@@ -22,6 +24,22 @@ def post_publish(*, author: User, body: str) -> Post:
     return post
 
 
+# Other apps act on a follow or an unfollow once it is committed (notifications: "bob followed
+# you"), hooked from their AppConfig.ready: feed never imports them.
+# hook(follower_id=, followee_id=, following=)
+_FOLLOW_HOOKS: list[Callable[..., None]] = []
+
+
+def after_follow(hook: Callable[..., None]) -> None:
+    if hook not in _FOLLOW_HOOKS:
+        _FOLLOW_HOOKS.append(hook)
+
+
+def _follow_hooks_on_commit(*, follower: User, followee: User, following: bool) -> None:
+    for hook in _FOLLOW_HOOKS:
+        queue.on_commit(hook, follower_id=follower.pk, followee_id=followee.pk, following=following)
+
+
 # A follow changes one feed by at most FOLLOW_BACKFILL_POSTS items: done in the request,
 # after commit, so the follower's next feed read already has them (no task, no wait).
 
@@ -32,9 +50,11 @@ def follow(*, follower: User, followee: User) -> None:
             queue.on_commit(
                 fanout.follow_backfill, follower_id=follower.pk, followee_id=followee.pk
             )
+            _follow_hooks_on_commit(follower=follower, followee=followee, following=True)
 
 
 def unfollow(*, follower: User, followee: User) -> None:
     with transaction.atomic():
         if social_services.follow_delete(follower=follower, followee=followee):
             queue.on_commit(fanout.follow_undo, follower_id=follower.pk, followee_id=followee.pk)
+            _follow_hooks_on_commit(follower=follower, followee=followee, following=False)

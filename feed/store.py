@@ -359,6 +359,17 @@ def online_key() -> str:
     return f"{settings.REDIS_PREFIX}:online"
 
 
+def online_among(user_ids: Iterable[int]) -> set[int]:
+    """Which of these users are online (a socket open, or closed less than PRESENCE_TTL_S
+    ago), in one round trip: live events for the others need not even be built."""
+    ids = sorted(set(user_ids))
+    if not ids:
+        return set()
+    scores = get_redis().zmscore(online_key(), [str(uid) for uid in ids])
+    now = time.time()
+    return {uid for uid, score in zip(ids, scores, strict=True) if score and score > now}
+
+
 async def go_online(*, user_id: int) -> int:
     """Mark the user online (their events are logged from now on) and return their last
     seq, in one round trip."""

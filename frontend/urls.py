@@ -10,4 +10,5 @@ urlpatterns = [
     path("signup/", views.signup, name="signup"),
     path("u/<str:username>/", views.user, name="user"),
     path("p/<id:post_id>/", views.post, name="post"),
+    path("notifications/", views.notifications, name="notifications"),
 ]

@@ -34,6 +34,12 @@ def post(request: HttpRequest, post_id: int) -> HttpResponse:
     return render(request, "frontend/post.html", {"post_id": post_id})
 
 
+@ensure_csrf_cookie
+@login_required(login_url=LOGIN_URL)
+def notifications(request: HttpRequest) -> HttpResponse:
+    return render(request, "frontend/notifications.html")
+
+
 def safe_next(request: HttpRequest) -> str:
     """Where to go after logging in: ``?next=`` if Django's own check says it stays on this
     site (``url_has_allowed_host_and_scheme``, which also refuses ``/\\host`` and

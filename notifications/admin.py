@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import LikeMailMark, MailSettings
+from .models import LikeMailMark, MailSettings, Notification
 
 
 @admin.register(MailSettings)
@@ -15,3 +15,11 @@ class MailSettingsAdmin(admin.ModelAdmin):
 class LikeMailMarkAdmin(admin.ModelAdmin):
     list_display = ("post", "last_like_id", "sent_at")
     raw_id_fields = ("post",)
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ("recipient", "kind", "post", "actors_count", "read", "updated_at")
+    list_filter = ("kind", "read")
+    raw_id_fields = ("recipient", "post")
+    search_fields = ("recipient__username",)

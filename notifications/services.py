@@ -17,7 +17,9 @@ its window expires and the next like's mail reports the likes it missed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -29,6 +31,9 @@ from likes import selectors as likes_selectors
 from social.models import Post, User
 
 from . import tasks
+
+if TYPE_CHECKING:
+    from feed.fanout import Happening
 from .models import LikeMailMark, MailSettings
 
 
@@ -63,10 +68,10 @@ def _window_key(post_id: int) -> str:
     return f"{settings.REDIS_PREFIX}:mail:window:{post_id}"
 
 
-def like_mails_schedule(post_ids: list[int]) -> None:
-    """Likes of these posts reached every feed: each post's author gets a mail (debounced:
-    one call per post is what one call per like would do)."""
-    for post_id in post_ids:
+def like_mails_schedule(likes: Sequence[Happening]) -> None:
+    """These likes reached every feed: each post's author gets a mail (debounced: one call
+    per post is what one call per like would do)."""
+    for post_id in sorted({like.post_id for like in likes}):
         like_mail_schedule(post_id=post_id)
 
 

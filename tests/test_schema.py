@@ -20,6 +20,8 @@ CONTRACT = {
     ("get", "/api/posts/{post_id}/likes/"): "200",
     ("get", "/api/feed/"): "200",
     ("get", "/api/health/"): "200",
+    ("get", "/api/notifications/"): "200",
+    ("post", "/api/notifications/read/"): "204",
 }
 
 
@@ -54,6 +56,13 @@ def test_schema_shapes_match_the_contract(live_server_url):
     assert set(schemas["PostPageOut"]["properties"]) == {"items", "next"}
     assert set(schemas["LikerPageOut"]["properties"]) == {"items", "next"}
     assert set(schemas["LikerOut"]["properties"]) == {"user", "liked_at"}
+    assert set(schemas["NotificationOut"]["properties"]) == {
+        "id", "kind", "actors", "actors_count", "post", "updated_at", "read",
+    }  # fmt: skip
+    assert set(schemas["NotificationPageOut"]["properties"]) == {"items", "next", "unread"}
+    assert set(schemas["MeWithUnreadOut"]["properties"]) == {
+        "id", "username", "followers_count", "following_count", "unread_notifications",
+    }  # fmt: skip
 
 
 def test_swagger_ui_is_served_without_a_cdn(live_server_url):

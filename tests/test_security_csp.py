@@ -14,6 +14,7 @@ PAGES = [
     "/login/",
     "/signup/",
     "/u/somebody/",
+    "/notifications/",
     "/u/nobody-by-this-name/",  # a 404 page
     "/no-such-page/",
     "/api/docs/",

@@ -24,6 +24,7 @@ PAGES = [
     ("/", "main"),
     ("/u/{username}/", "[data-testid=post-card]"),  # with the person's posts
     ("/p/{post_id}/", "[data-testid=post-card]"),  # a post's page
+    ("/notifications/", "[data-notifications][aria-busy=false]"),
     ("/api/docs/", ".swagger-ui .info"),  # rendered by Swagger UI's scripts
     ("/ops/", "#queues tr"),  # filled in by the ops page's poller
     ("/login/", "form"),

@@ -81,6 +81,7 @@ def test_me_answers_the_profile_and_refuses_anonymous(live_server_url, make_user
         "username": user["username"],
         "followers_count": 0,
         "following_count": 0,
+        "unread_notifications": 0,
     }
     assert api(None).get("/api/me/").status_code in (401, 403)
     bad = httpx.get(f"{live_server_url}/api/me/", headers={"Authorization": "Token nope"})

@@ -4,7 +4,9 @@ import { refreshRelativeTimes } from "./dom.js";
 import { logout, startAuth } from "./pages/auth.js";
 import { startHome } from "./pages/home.js";
 import { startPost } from "./pages/post.js";
+import { startNotifications } from "./pages/notifications.js";
 import { startUser } from "./pages/user.js";
+import { startBell } from "./notify.js";
 import { toast } from "./toast.js";
 
 /** How often "2 min ago" is brought up to date. */
@@ -14,6 +16,7 @@ const pages = {
   home: startHome,
   user: startUser,
   post: startPost,
+  notifications: startNotifications,
   login: () => startAuth("login"),
   signup: () => startAuth("signup"),
 };
@@ -21,6 +24,7 @@ const pages = {
 function main() {
   const page = /** @type {keyof typeof pages | undefined} */ (document.body.dataset.page);
   if (page && page in pages) void pages[page]();
+  startBell(); // after the page: it uses the page's socket when the page opened one
 
   for (const button of document.querySelectorAll("[data-action=logout]")) {
     button.addEventListener("click", () => void logout());

@@ -32,12 +32,16 @@ const ATTEMPTS_BEFORE_OFFLINE = 5;
 const STABLE_MS = 10_000;
 const SUBSCRIBE_DEBOUNCE_MS = 250;
 
+/** Connections this tab made: a page without one gets the bell's own (notify.js). */
+export let connectionsOpened = 0;
+
 export class LiveConnection {
   /**
    * @param {LiveHandlers} handlers
    * @param {string} [url] defaults to /ws/ on this page's host
    */
   constructor(handlers, url = defaultUrl()) {
+    connectionsOpened += 1;
     this.handlers = handlers;
     this.url = url;
     /** @type {WebSocket | null} */
@@ -163,6 +167,9 @@ export class LiveConnection {
         break;
       case "like.delivered":
         this.handlers.onLikeDelivered(message.post_id, message.followers, message.ms);
+        break;
+      case "notification": // for the bell and the notifications page (notify.js)
+        window.dispatchEvent(new CustomEvent("likefeed:notification", { detail: message }));
         break;
       case "error": // the server did not understand something we sent
         console.warn("live:", message.detail);
