@@ -8,7 +8,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models.functions import Length
+from django.db.models.functions import Length, Now
 from django.db.models.lookups import GreaterThanOrEqual
 
 from .usernames import username_key
@@ -72,6 +72,11 @@ class Post(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     # Denormalised: moved in the same transaction as the like rows (see likes.services).
     like_count = models.PositiveIntegerField(default=0)
+    # The post is its own fan-out outbox (as a like is: likes.outbox): NULL while a fan-out is
+    # owed (``social.outbox``). The publishing service stores NULL; rows written around it
+    # (the load test's COPY, bulk fixtures, the admin) had no fan-out queued and take the
+    # database's default, so a sweep never fans out a seeded history.
+    fanned_out_at = models.DateTimeField(null=True, editable=False, db_default=Now())
 
     class Meta:
         constraints = [
@@ -79,7 +84,15 @@ class Post(models.Model):
                 condition=GreaterThanOrEqual(Length("body"), 1), name="post_body_not_empty"
             ),
         ]
-        indexes = [models.Index(fields=["author", "-created_at"], name="post_author_recent_idx")]
+        indexes = [
+            models.Index(fields=["author", "-created_at"], name="post_author_recent_idx"),
+            # "posts owed a fan-out", oldest first, stays small: only unfinished rows.
+            models.Index(
+                fields=["created_at"],
+                name="post_fanout_owed_idx",
+                condition=models.Q(fanned_out_at__isnull=True),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.author_id}: {self.body[:40]}"

@@ -185,8 +185,8 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 3.0
 # this many seconds. Chosen, not defaulted: long enough that no task still running or waiting
 # in a worker's prefetch is ever handed out twice (a fan-out chunk takes well under a second;
 # prefetch holds at most a few short tasks), short enough that a lost late-ack task returns
-# in minutes rather than Celery's default hour. For likes the outbox sweeper is faster still
-# (FANOUT_OWED_AFTER_S); this bounds the rest (post fan-outs, unlikes).
+# in minutes rather than Celery's default hour. For likes and posts the outbox sweeper is
+# faster still (FANOUT_OWED_AFTER_S); this bounds the rest (unlikes).
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env.integer("CELERY_VISIBILITY_TIMEOUT_S", 300, at_least=1),
     # A broker that stops answering fails a publish in seconds instead of hanging the request
