@@ -9,6 +9,10 @@ so replay and live traffic meet without a gap or a duplicate.
 Until the client says where it stands, nothing is relayed: its first message (``resume``
 or ``subscribe``), or a short grace after the handshake, starts delivery, from the seq that
 was current at the handshake when it did not ask for more.
+
+A socket closes (code ``CLOSE_ACCESS_ENDED``, 4401) when what opened it ends: an
+``access.ended`` message to the user's group (``feed.ws_auth``) for its token, its session or
+the whole account, or its token's expiry, by a timer of its own.
 """
 
 from __future__ import annotations
@@ -20,11 +24,13 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.utils import timezone
 
 from social import selectors as social_selectors
 
 from . import presence, store
 from .events import post_group, post_likes, user_group
+from .ws_auth import CLOSE_ACCESS_ENDED, access_ended_for
 
 like_counts = database_sync_to_async(social_selectors.like_counts)
 
@@ -49,15 +55,24 @@ class FeedConsumer(AsyncWebsocketConsumer):
         presence.joined(self.user_id)
         await self.accept()
         self._grace = asyncio.create_task(self._start_after_grace())
+        expires = self.scope.get("api_token_expires")
+        if expires is not None:
+            self._expiry = asyncio.create_task(self._end_at(expires))
 
     async def _start_after_grace(self) -> None:
         await asyncio.sleep(START_GRACE_S)
         # Through the layer, so it is handled in turn with every other message.
         await self.channel_layer.send(self.channel_name, {"type": "live.start"})
 
+    async def _end_at(self, expires: Any) -> None:
+        await asyncio.sleep(max(0.0, (expires - timezone.now()).total_seconds()))
+        await self.channel_layer.send(self.channel_name, {"type": "access.expired"})
+
     async def disconnect(self, code: int) -> None:
         if hasattr(self, "_grace"):
             self._grace.cancel()
+        if hasattr(self, "_expiry"):
+            self._expiry.cancel()
         if hasattr(self, "user_id"):
             presence.left(self.user_id)
             await self.channel_layer.group_discard(user_group(self.user_id), self.channel_name)
@@ -133,6 +148,13 @@ class FeedConsumer(AsyncWebsocketConsumer):
 
     async def live_start(self, event: dict[str, Any]) -> None:
         await self._start()
+
+    async def access_ended(self, event: dict[str, Any]) -> None:
+        if access_ended_for(self.scope, event):
+            await self.close(code=CLOSE_ACCESS_ENDED)
+
+    async def access_expired(self, event: dict[str, Any]) -> None:
+        await self.close(code=CLOSE_ACCESS_ENDED)
 
     async def feed_item(self, event: dict[str, Any]) -> None:
         seq = event["seq"]

@@ -103,14 +103,21 @@ class ApiToken(models.Model):
     client holds its own and logging out ends only that one (DRF's ``authtoken`` kept one
     per user for ever: logout left it working and every login returned it again).
 
+    Only the token's SHA-256 is stored (``digest``; ``social.tokens`` says why that is
+    enough): the token is shown once, when issued. ``id`` names it in the token list
+    (``GET /api/auth/tokens/``) and to the sockets it opened.
+
     A token is live while ``created`` is younger than ``settings.TOKEN_TTL`` seconds
     (``live_since``): the age is checked where the token is (here, and in the like fast
     path's SQL), so shortening the setting ends the older tokens at once.
     """
 
-    key = models.CharField(max_length=40, primary_key=True)
+    digest = models.CharField(max_length=64, unique=True)
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
     created = models.DateTimeField(auto_now_add=True, db_index=True)
+    # When a view last accepted it, to the minute (``TokenAuth``); the like fast path and
+    # socket handshakes do not mark it. Null: not used since it was issued.
+    last_used = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
-        return f"token of {self.user_id} from {self.created:%Y-%m-%d %H:%M}"
+        return f"token {self.pk} of {self.user_id} from {self.created:%Y-%m-%d %H:%M}"
