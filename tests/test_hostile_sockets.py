@@ -10,6 +10,7 @@ receiving events after logout, expiry and deactivation.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from datetime import timedelta
 from typing import Any
@@ -121,3 +122,134 @@ def test_a_socket_closes_when_its_token_expires(ws_url, make_user):
     with ws_connect(ws_url, token=user["token"]) as ws:
         still_open(ws)
         assert closed_within(ws, 1.5 + WITHIN_S) <= 1.5 + WITHIN_S
+
+
+# --- sockets that stay served (issue 17.4) ----------------------------------------------------
+#
+# On the code before this change, a ``resume`` past 2^63 (or a post id past it in
+# ``subscribe``) and a message of a few thousand nested brackets killed the socket without an
+# error message, and a user could hold any number of sockets.
+
+PROBE = b"probe"  # a binary frame: answered with this error, and never anything else
+PROBE_DETAIL = "send JSON text messages of at most"
+ALLOWED = {"error", "post.likes", "feed.item", "resume.gap", "like.delivered"}
+
+
+def answered_and_open(ws: ClientConnection, message: str | bytes) -> list[dict[str, Any]]:
+    """Send ``message``, then a probe whose error answer marks the end of what it caused:
+    every answer before is one the contract allows, and the socket is still open. (A
+    message answered like the probe ends the wait early; the probe's own answer is then
+    read, and checked, with the next message's.)"""
+    ws.send(message)
+    ws.send(PROBE)
+    seen: list[dict[str, Any]] = []
+    while True:
+        answer = receive(ws, timeout=10)
+        assert answer["type"] in ALLOWED, answer
+        if answer["type"] == "error" and answer["detail"].startswith(PROBE_DETAIL):
+            return seen
+        seen.append(answer)
+
+
+def _resume(value: object) -> str:
+    return f'{{"type": "resume", "after": {value}}}'
+
+
+def _subscribe(value: object) -> str:
+    return f'{{"type": "subscribe", "posts": {value}}}'
+
+
+HOSTILE: list[str | bytes] = [
+    *(_resume(n) for n in (2**63, 2**64, 2**64 + 1, -1, 10**400)),
+    *(_resume(v) for v in ("1.5", "1e400", '"7"', "[[[1]]]", "null", "true")),
+    *(_subscribe(f"[{n}]") for n in (2**63, 2**64, -(2**63) - 1, 0)),
+    *(_subscribe(v) for v in ("[1.5]", '["1"]', "[[1]]", "{}", "[true]")),
+    "[" * 5000 + "]" * 5000,
+    _resume("[" * 3000 + "]" * 3000),
+    '{"a": ' * 2000 + "1" + "}" * 2000,
+    "[" * 8000,
+    b"\x00\xff binary",
+    '"\\ud800"',
+    '{"type": "\\ud800"}',
+    "x" * 20_000,
+]
+
+
+def test_every_hostile_message_is_answered_with_an_error_and_the_socket_stays(ws_url, make_user):
+    user = make_user()
+    with ws_connect(ws_url, token=user["token"]) as ws:
+        for message in HOSTILE:
+            ws.send(message)
+            answer = receive(ws)
+            assert answer["type"] == "error" and answer["detail"], (message[:60], answer)
+        still_open(ws)
+
+
+def socket_messages() -> Any:
+    from hypothesis import strategies as st
+
+    scalars = st.one_of(
+        st.none(), st.booleans(), st.text(max_size=20),
+        st.integers(min_value=-(2**80), max_value=2**80),
+        st.floats(allow_nan=False, allow_infinity=False),
+    )  # fmt: skip
+    values = st.recursive(
+        scalars,
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner),
+        max_leaves=12,
+    )
+    shaped = st.fixed_dictionaries(
+        {"type": st.sampled_from(["resume", "subscribe", "x"])},
+        optional={"after": values, "posts": values},
+    )
+    import json
+
+    return st.one_of(
+        (values | shaped).map(json.dumps),
+        st.integers(1, 6000).map(lambda n: "[" * n + "]" * n),
+        st.text(max_size=50),
+        st.binary(max_size=50),
+    )
+
+
+def test_fuzzed_socket_messages_never_kill_the_socket(ws_url, make_user):
+    """Hypothesis: any JSON shape (numbers of any size, floats, strings, nested lists and
+    objects, deep brackets, text and bytes) gets only answers the contract allows, and the
+    socket is open after each."""
+    from hypothesis import HealthCheck, given
+    from hypothesis import settings as hsettings
+
+    user = make_user()
+    with ws_connect(ws_url, token=user["token"]) as ws:
+
+        @hsettings(max_examples=300, deadline=None, database=None,
+                   suppress_health_check=list(HealthCheck))  # fmt: skip
+        @given(socket_messages())
+        def one(message: str | bytes) -> None:
+            answered_and_open(ws, message)
+
+        one()
+
+
+def test_a_user_over_the_socket_cap_is_told_and_closed_and_others_are_not(ws_url, make_user):
+    """The live stack runs one web process: the cap is the user's whole allowance there."""
+    from feed.consumers import CLOSE_TOO_MANY
+
+    cap = settings.WS_MAX_SOCKETS_PER_USER
+    user, other = make_user(), make_user()
+    with contextlib.ExitStack() as held:
+        sockets = [held.enter_context(ws_connect(ws_url, token=user["token"])) for _ in range(cap)]
+        for ws in sockets:
+            still_open(ws)
+        with ws_connect(ws_url, token=user["token"]) as over:
+            answer = receive(over)
+            assert answer["type"] == "error" and f"at most {cap}" in answer["detail"]
+            with pytest.raises(ConnectionClosed) as closed:
+                over.recv(timeout=5)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == CLOSE_TOO_MANY
+        with ws_connect(ws_url, token=other["token"]) as theirs:
+            still_open(theirs)
+        sockets[-1].close()
+        time.sleep(0.5)
+        with ws_connect(ws_url, token=user["token"]) as again:  # room again after a close
+            still_open(again)

@@ -234,6 +234,9 @@ FANOUT_LIVE_ALL_MAX = env.integer("FANOUT_LIVE_ALL_MAX", 10_000)
 PRESENCE_TTL_S = env.integer("PRESENCE_TTL_S", 120, at_least=1)
 WS_HEARTBEAT_S = env.number("WS_HEARTBEAT_S", 25.0, at_least=0.1)
 WS_MAX_SUBSCRIBED_POSTS = env.integer("WS_MAX_SUBSCRIBED_POSTS", 200, at_least=1)
+# Open sockets per user in one web process: one more is told why and closed (code 4429).
+# Tabs and devices of one person, with room to spare; a script opening hundreds is refused.
+WS_MAX_SOCKETS_PER_USER = env.integer("WS_MAX_SOCKETS_PER_USER", 20, at_least=1)
 
 # --- Mail ------------------------------------------------------------------------------------
 # One URL, as for the database: smtp://user:password@host:587 (smtp+tls://, smtp+ssl://),
