@@ -86,8 +86,11 @@ class FeedConsumer(AsyncWebsocketConsumer):
         await self.channel_layer.send(self.channel_name, {"type": "live.start"})
 
     async def _end_at(self, expires: Any) -> None:
+        # Closed from here, not through the layer: a socket's inbox drops its oldest
+        # messages when the client stops reading (config.channel_layer), and the close of a
+        # stalled socket must not be one of them.
         await asyncio.sleep(max(0.0, (expires - timezone.now()).total_seconds()))
-        await self.channel_layer.send(self.channel_name, {"type": "access.expired"})
+        await self.close(code=CLOSE_ACCESS_ENDED)
 
     async def disconnect(self, code: int) -> None:
         if hasattr(self, "_grace"):
@@ -178,9 +181,6 @@ class FeedConsumer(AsyncWebsocketConsumer):
     async def access_ended(self, event: dict[str, Any]) -> None:
         if access_ended_for(self.scope, event):
             await self.close(code=CLOSE_ACCESS_ENDED)
-
-    async def access_expired(self, event: dict[str, Any]) -> None:
-        await self.close(code=CLOSE_ACCESS_ENDED)
 
     async def feed_item(self, event: dict[str, Any]) -> None:
         seq = event["seq"]

@@ -211,6 +211,10 @@ def _seed_tokens(spec: GraphSpec) -> None:
     have = set(_ids("SELECT user_id FROM social_apitoken WHERE digest = ANY(%s) AND created > %s",
                     [list(wanted), live_since()]))  # fmt: skip
     missing = [(digest, uid) for digest, uid in wanted.items() if uid not in have]
+    with connection.cursor() as cursor:  # expired ones hold their digests (unique): they go
+        cursor.execute(
+            "DELETE FROM social_apitoken WHERE digest = ANY(%s)", [[d for d, _ in missing]]
+        )
     created = timezone.now().isoformat()
     _copy(
         "social_apitoken", "digest, user_id, created",
@@ -219,11 +223,28 @@ def _seed_tokens(spec: GraphSpec) -> None:
     )  # fmt: skip
 
 
+def _seed_token(user_id: int) -> None:
+    """The seeded token of one account, unless it has it (live) already."""
+    with connection.cursor() as cursor:
+        digest = token_digest(seeded_token(user_id))
+        cursor.execute(  # an expired one holds the digest (unique): it goes first
+            "DELETE FROM social_apitoken WHERE digest = %s AND created <= %s",
+            [digest, live_since()],
+        )
+        cursor.execute(
+            "INSERT INTO social_apitoken (digest, user_id, created) "
+            "SELECT %(digest)s, %(user)s, now() WHERE NOT EXISTS (SELECT 1 FROM social_apitoken "
+            "WHERE digest = %(digest)s AND created > %(since)s)",
+            {"digest": digest, "user": user_id, "since": live_since()},
+        )
+
+
 def _seed_celebrity(spec: GraphSpec) -> None:
     """One account followed by ``celebrity_followers`` users: the graph's own users first,
     then extra follower-only accounts as needed."""
-    exists = _scalar("SELECT count(*) FROM social_user WHERE username = %s", [spec.celebrity])
-    if exists:
+    existing = _ids("SELECT id FROM social_user WHERE username = %s", [spec.celebrity])
+    if existing:
+        _seed_token(existing[0])  # seeded with another SECRET_KEY or past TOKEN_TTL: top up
         return
     extra = max(0, spec.celebrity_followers - spec.users)
     extra_prefix = f"{spec.prefix}celebrity-fan-"
@@ -248,10 +269,7 @@ def _seed_celebrity(spec: GraphSpec) -> None:
             [UNUSABLE_PASSWORD, spec.celebrity],
         )
         celebrity_id = cursor.fetchone()[0]
-        cursor.execute(
-            "INSERT INTO social_apitoken (digest, user_id, created) VALUES (%s, %s, now())",
-            [token_digest(seeded_token(celebrity_id)), celebrity_id],
-        )
+    _seed_token(celebrity_id)
     _copy(
         "social_follow", "follower_id, followee_id, created_at",
         (f"{f}\t{celebrity_id}\t2026-01-01 00:00:00+00\n" for f in followers),
