@@ -31,6 +31,8 @@ api = [
     path("auth/register/", social_apis.RegisterApi.as_view(), name="register"),
     path("auth/login/", social_apis.LoginApi.as_view(), name="login"),
     path("auth/logout/", social_apis.LogoutApi.as_view(), name="logout"),
+    path("auth/tokens/", social_apis.TokensApi.as_view(), name="tokens"),
+    path("auth/tokens/<id:token_id>/", social_apis.TokenApi.as_view(), name="token"),
     path("me/", notifications_apis.MeApi.as_view(), name="me"),  # social's, with the bell
     path(
         "me/notifications/", notifications_apis.MailPreferencesApi.as_view(), name="notifications"

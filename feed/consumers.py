@@ -13,6 +13,18 @@ was current at the handshake when it did not ask for more.
 A thin relay: the messages, their publishing and their delivery to this process's sockets
 (the channel layer, each socket's inbox bounded) are ``feed.live``'s; this module only keeps
 them in order.
+
+A socket closes (code ``CLOSE_ACCESS_ENDED``, 4401) when what opened it ends: an
+``access.ended`` message to the user's group (``feed.ws_auth``) for its token, its session or
+the whole account, or its token's expiry, by a timer of its own.
+
+What a socket may cost is bounded: at most ``WS_MAX_SOCKETS_PER_USER`` sockets per user in
+one web process (one more is accepted only to be told why and closed, code
+``CLOSE_TOO_MANY``, 4429: refusing the newest rather than closing the oldest, so two tabs
+over the cap cannot take turns closing each other), ``WS_MAX_SUBSCRIBED_POSTS`` subscribed
+posts, ``MAX_MESSAGE_BYTES`` per message nested at most ``JSON_MAX_DEPTH`` deep, and ids and
+seqs that fit PostgreSQL's and Redis' 64-bit integers. A message outside those is answered
+with ``{"type": "error"}`` and the socket stays open.
 """
 
 from __future__ import annotations
@@ -24,16 +36,23 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.utils import timezone
 
+from config.parsers import JSON_MAX_DEPTH, json_depth_exceeds
 from social import selectors as social_selectors
 
 from . import presence, store
 from .live import error, post_group, post_likes, user_group
+from .ws_auth import CLOSE_ACCESS_ENDED, access_ended_for
 
 like_counts = database_sync_to_async(social_selectors.like_counts)
 
 START_GRACE_S = 0.5
 MAX_MESSAGE_BYTES = 16 * 1024
+# Post ids and seqs are PostgreSQL bigints and Redis stream ids: past this, a 64-bit
+# integer overflows in either (a bigint parameter, a stream id) and the socket would die.
+MAX_ID = 2**63 - 1
+CLOSE_TOO_MANY = 4429  # over WS_MAX_SOCKETS_PER_USER in this process (reads as HTTP's 429)
 
 
 class FeedConsumer(AsyncWebsocketConsumer):
@@ -47,21 +66,41 @@ class FeedConsumer(AsyncWebsocketConsumer):
         if user is None or not user.is_authenticated:
             await self.close()  # before accept: the handshake is answered 403
             return
+        if presence.count(user.pk) >= settings.WS_MAX_SOCKETS_PER_USER:
+            await self.accept()
+            limit = settings.WS_MAX_SOCKETS_PER_USER
+            await self._error(f"at most {limit} open sockets per user: close one first")
+            await self.close(code=CLOSE_TOO_MANY)
+            return
+        # Counted at once (no await between the check and this), so a burst of handshakes
+        # cannot all pass the check.
+        presence.joined(user.pk)
         self.user_id, self.cursor, self.posts = user.pk, None, set()
         await self.channel_layer.group_add(user_group(self.user_id), self.channel_name)
         self.handshake_seq = await store.go_online(user_id=self.user_id)
-        presence.joined(self.user_id)
         await self.accept()
         self._grace = asyncio.create_task(self._start_after_grace())
+        expires = self.scope.get("api_token_expires")
+        if expires is not None:
+            self._expiry = asyncio.create_task(self._end_at(expires))
 
     async def _start_after_grace(self) -> None:
         await asyncio.sleep(START_GRACE_S)
         # Through the layer, so it is handled in turn with every other message.
         await self.channel_layer.send(self.channel_name, {"type": "live.start"})
 
+    async def _end_at(self, expires: Any) -> None:
+        # Closed from here, not through the layer: a socket's inbox drops its oldest
+        # messages when the client stops reading (config.channel_layer), and the close of a
+        # stalled socket must not be one of them.
+        await asyncio.sleep(max(0.0, (expires - timezone.now()).total_seconds()))
+        await self.close(code=CLOSE_ACCESS_ENDED)
+
     async def disconnect(self, code: int) -> None:
         if hasattr(self, "_grace"):
             self._grace.cancel()
+        if hasattr(self, "_expiry"):
+            self._expiry.cancel()
         if hasattr(self, "user_id"):
             presence.left(self.user_id)
             await self.channel_layer.group_discard(user_group(self.user_id), self.channel_name)
@@ -71,8 +110,13 @@ class FeedConsumer(AsyncWebsocketConsumer):
     # --- client to server ----------------------------------------------------------------
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if not hasattr(self, "user_id"):
+            return  # a socket refused (over the cap) and closing
         if text_data is None or len(text_data) > MAX_MESSAGE_BYTES:
             await self._error(f"send JSON text messages of at most {MAX_MESSAGE_BYTES} bytes")
+            return
+        if json_depth_exceeds(text_data.encode("utf-8", "surrogatepass")):
+            await self._error(f"JSON nested deeper than {JSON_MAX_DEPTH} levels")
             return
         try:
             message = json.loads(text_data)
@@ -88,16 +132,16 @@ class FeedConsumer(AsyncWebsocketConsumer):
             await self._error('"type" must be "subscribe" or "resume"')
 
     async def _resume(self, after: Any) -> None:
-        if not isinstance(after, int) or isinstance(after, bool) or after < 0:
-            await self._error('"after" must be a seq: an integer ≥ 0')
+        if type(after) is not int or not 0 <= after <= MAX_ID:
+            await self._error(f'"after" must be a seq: an integer from 0 to {MAX_ID}')
             return
         self.cursor = after
         await self._replay()
 
     async def _subscribe(self, posts: Any) -> None:
         limit = settings.WS_MAX_SUBSCRIBED_POSTS
-        if not (isinstance(posts, list) and all(type(p) is int for p in posts)):
-            await self._error('"posts" must be a list of post ids')
+        if not (isinstance(posts, list) and all(type(p) is int and 0 < p <= MAX_ID for p in posts)):
+            await self._error(f'"posts" must be a list of post ids (integers from 1 to {MAX_ID})')
             return
         if len(posts) > limit:
             await self._error(f'"posts" may name at most {limit} posts')
@@ -138,6 +182,10 @@ class FeedConsumer(AsyncWebsocketConsumer):
 
     async def live_start(self, event: dict[str, Any]) -> None:
         await self._start()
+
+    async def access_ended(self, event: dict[str, Any]) -> None:
+        if access_ended_for(self.scope, event):
+            await self.close(code=CLOSE_ACCESS_ENDED)
 
     async def feed_item(self, event: dict[str, Any]) -> None:
         seq = event["seq"]

@@ -46,6 +46,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from ops import counters
+from social import outbox as social_outbox
 from social import selectors as social_selectors
 from social.models import Post, User
 from social.render import iso, post_json, user_ref
@@ -418,7 +419,11 @@ def unfanout(*, kind: str, items: list[tuple[int, int, int]]) -> None:
 
 def _posts_load(ids: Collection[int]) -> list[Happening]:
     posts = social_selectors.posts_by_id(post_ids=ids)
-    return [Happening(p.pk, p.author_id, p.pk, p.created_at) for p in posts.values()]
+    return [
+        Happening(p.pk, p.author_id, p.pk, p.created_at)
+        for p in posts.values()
+        if p.fanned_out_at is None
+    ]
 
 
 def _posts_standing(ids: Collection[int]) -> set[int]:
@@ -429,14 +434,23 @@ def _posts_times(ids: Collection[int]) -> dict[int, datetime]:
     return {p.pk: p.created_at for p in social_selectors.posts_by_id(post_ids=ids).values()}
 
 
-# A post has no outbox (nothing marks it done; a re-run adds nothing): its late-acked task is
-# redelivered if its worker dies.
+def _posts_done(ids: list[int]) -> set[int]:
+    return social_outbox.posts_mark_fanned_out(post_ids=ids)
+
+
+def _posts_owed(older_than: timedelta) -> list[int]:
+    return social_outbox.posts_owed(older_than=older_than)
+
+
+# A post is its own outbox, as a like is (``social.outbox``: ``fanned_out_at IS NULL``):
+# besides its late-acked task's redelivery, the sweeper re-queues a post still owed.
 POST = Kind(
     name="post",
     load=_posts_load,
     standing=_posts_standing,
-    done=lambda ids: set(ids),
+    done=_posts_done,
     times=_posts_times,
+    owed=_posts_owed,
 )
 register_kind(POST)
 

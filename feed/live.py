@@ -304,3 +304,13 @@ def notification(
     """A notification of this user's is new or changed (``actors_count`` 0: it is gone)."""
     message = {"type": "notification", "notification": notification, "unread": unread}
     return user_group(user_id), message
+
+
+def access_ended(
+    *, user_id: int, token: int | None, session: str | None
+) -> tuple[str, dict[str, Any]]:
+    """To the user's sockets, not relayed: some access of theirs ended (this token, this
+    session, or, with neither, the account); each socket opened with it closes
+    (``feed.ws_auth.access_ended_for``)."""
+    message = {"type": "access.ended", "token": token, "session": session}
+    return user_group(user_id), message

@@ -21,6 +21,11 @@ _users: Counter[int] = Counter()
 _renewer: asyncio.Task[None] | None = None
 
 
+def count(user_id: int) -> int:
+    """How many sockets of this user this process serves (``WS_MAX_SOCKETS_PER_USER``)."""
+    return _users.get(user_id, 0)
+
+
 def joined(user_id: int) -> None:
     global _renewer
     _users[user_id] += 1

@@ -13,8 +13,9 @@ its message back (``reject_on_worker_lost``), so its batch is redelivered at onc
 kill -9 of a pool child every feed is complete within seconds (``make chaos``, "s to
 consistent"), where an early ack left it to the sweeper's minute (60-90 s). All are safe to
 run twice (``ZADD NX``; an event is marked done once). A dead worker's unacked messages
-return after the broker's visibility timeout; likes, whose rows are their own outbox
-(``fanned_out_at IS NULL``), are also re-queued by the sweeper after FANOUT_OWED_AFTER_S.
+return after the broker's visibility timeout; likes and posts, whose rows are their own
+outbox (``fanned_out_at IS NULL``), are also re-queued by the sweeper after
+FANOUT_OWED_AFTER_S.
 
 Late acks have one known cost: when the broker connection drops while late-ack tasks run,
 each finishes by acking on the dead channel, kombu raises there, and the worker logs

@@ -23,13 +23,12 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
 from django.db import connection
 
 from config.asyncdb import async_pool
 from config.exceptions import NotFound
 from feed import live, queue
-from social.tokens import LIVE_SQL
+from social.tokens import LIVE_SQL, live_params
 
 from .fanout import KIND
 
@@ -58,11 +57,11 @@ SELECT me.user_id, (SELECT id FROM changed),
 FROM me LEFT JOIN upd ON true LEFT JOIN social_post p ON p.id = %(post)s
 """
 _BY_USER = "SELECT %(user)s::bigint AS user_id"
-# The view's token check (social.tokens.TokenAuth) in SQL: the key exists, is younger than
-# TOKEN_TTL and its user is active. Checked by each statement, so a token revoked or expired
-# a moment ago likes nothing, whatever a process has cached about it.
+# The view's token check (social.tokens.TokenAuth) in SQL: the token's digest is stored, it
+# is younger than TOKEN_TTL and its user is active. Checked by each statement, so a token
+# revoked or expired a moment ago likes nothing, whatever a process has cached about it.
 _BY_TOKEN = f"""SELECT t.user_id FROM social_apitoken t JOIN social_user u ON u.id = t.user_id
-    WHERE t.key = %(token)s AND {LIVE_SQL}"""
+    WHERE {LIVE_SQL}"""
 _INSERT = """INSERT INTO likes_like (user_id, post_id, created_at)
     SELECT me.user_id, p.id, now() FROM me, social_post p WHERE p.id = %(post)s
     ON CONFLICT (user_id, post_id) DO NOTHING
@@ -109,9 +108,9 @@ def _steps(*, liked: bool, post_id: int, user_id: int | None = None, token: str 
     1), so the unchanged path re-reads the count in a second statement, whose new snapshot
     sees every like committed before it. A fresh like or unlike pays one round trip.
     """
-    params: dict[str, Any] = {
-        "post": post_id, "user": user_id, "token": token, "ttl": settings.TOKEN_TTL
-    }  # fmt: skip
+    params: dict[str, Any] = {"post": post_id, "user": user_id}
+    if token is not None:
+        params.update(live_params(token))
     row = yield _SQL[liked, token is not None], params
     if row is None or row[2] is None:
         return None
@@ -226,7 +225,7 @@ async def like_set_by_token(*, token: str, post_id: int, liked: bool) -> LikeSta
 
 _TOKEN_OWNER_SQL = f"""
 SELECT u.id, u.username FROM social_apitoken t JOIN social_user u ON u.id = t.user_id
-WHERE t.key = %(token)s AND {LIVE_SQL}
+WHERE {LIVE_SQL}
 """
 
 
@@ -234,6 +233,6 @@ async def token_owner(*, token: str) -> tuple[int, str] | None:
     """(user id, username) of a live API token's active owner; None otherwise."""
     pool = await async_pool()
     async with pool.connection() as conn:
-        cursor = await conn.execute(_TOKEN_OWNER_SQL, {"token": token, "ttl": settings.TOKEN_TTL})
+        cursor = await conn.execute(_TOKEN_OWNER_SQL, live_params(token))
         row = await cursor.fetchone()
     return None if row is None else (row[0], row[1])

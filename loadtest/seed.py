@@ -14,17 +14,19 @@ followed by that many users (the graph's first ones), for the million-follower f
 
 from __future__ import annotations
 
-import secrets
+import hashlib
+import hmac
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 from tqdm import tqdm
 
-from social.tokens import live_since
+from social.tokens import live_since, token_digest
 
 UNUSABLE_PASSWORD = "!seeded-for-load-tests"
 COPY_BATCH = 50_000
@@ -193,27 +195,56 @@ def seed_graph(spec: GraphSpec) -> Graph:
     return load_graph(spec)
 
 
+def seeded_token(user_id: int) -> str:
+    """A seeded account's API token, derived from its id and ``SECRET_KEY``: only a token's
+    digest is stored (``social.tokens``), so a graph reused by a later run finds its tokens
+    by deriving them again. Without the secret key nobody can derive them."""
+    message = f"likefeed-loadtest-token:{user_id}".encode()
+    return hmac.new(settings.SECRET_KEY.encode(), message, hashlib.sha256).hexdigest()[:40]
+
+
 def _seed_tokens(spec: GraphSpec) -> None:
     """API tokens for the graph's first ``spec.tokens`` users (those that have no live one
-    yet: a graph seeded for fewer tokens, or seeded longer than TOKEN_TTL ago, is topped
-    up)."""
-    wanted = _user_ids(spec)[: spec.tokens]
-    have = set(_ids("SELECT user_id FROM social_apitoken WHERE user_id = ANY(%s) AND created > %s",
-                    [wanted, live_since()]))  # fmt: skip
-    missing = [uid for uid in wanted if uid not in have]
+    yet: a graph seeded for fewer tokens, or seeded longer than TOKEN_TTL ago, or with
+    another ``SECRET_KEY``, is topped up)."""
+    wanted = {token_digest(seeded_token(uid)): uid for uid in _user_ids(spec)[: spec.tokens]}
+    have = set(_ids("SELECT user_id FROM social_apitoken WHERE digest = ANY(%s) AND created > %s",
+                    [list(wanted), live_since()]))  # fmt: skip
+    missing = [(digest, uid) for digest, uid in wanted.items() if uid not in have]
+    with connection.cursor() as cursor:  # expired ones hold their digests (unique): they go
+        cursor.execute(
+            "DELETE FROM social_apitoken WHERE digest = ANY(%s)", [[d for d, _ in missing]]
+        )
     created = timezone.now().isoformat()
     _copy(
-        "social_apitoken", "key, user_id, created",
-        (f"{secrets.token_hex(20)}\t{uid}\t{created}\n" for uid in missing),
+        "social_apitoken", "digest, user_id, created",
+        (f"{digest}\t{uid}\t{created}\n" for digest, uid in missing),
         len(missing), "tokens",
     )  # fmt: skip
+
+
+def _seed_token(user_id: int) -> None:
+    """The seeded token of one account, unless it has it (live) already."""
+    with connection.cursor() as cursor:
+        digest = token_digest(seeded_token(user_id))
+        cursor.execute(  # an expired one holds the digest (unique): it goes first
+            "DELETE FROM social_apitoken WHERE digest = %s AND created <= %s",
+            [digest, live_since()],
+        )
+        cursor.execute(
+            "INSERT INTO social_apitoken (digest, user_id, created) "
+            "SELECT %(digest)s, %(user)s, now() WHERE NOT EXISTS (SELECT 1 FROM social_apitoken "
+            "WHERE digest = %(digest)s AND created > %(since)s)",
+            {"digest": digest, "user": user_id, "since": live_since()},
+        )
 
 
 def _seed_celebrity(spec: GraphSpec) -> None:
     """One account followed by ``celebrity_followers`` users: the graph's own users first,
     then extra follower-only accounts as needed."""
-    exists = _scalar("SELECT count(*) FROM social_user WHERE username = %s", [spec.celebrity])
-    if exists:
+    existing = _ids("SELECT id FROM social_user WHERE username = %s", [spec.celebrity])
+    if existing:
+        _seed_token(existing[0])  # seeded with another SECRET_KEY or past TOKEN_TTL: top up
         return
     extra = max(0, spec.celebrity_followers - spec.users)
     extra_prefix = f"{spec.prefix}celebrity-fan-"
@@ -238,10 +269,7 @@ def _seed_celebrity(spec: GraphSpec) -> None:
             [UNUSABLE_PASSWORD, spec.celebrity],
         )
         celebrity_id = cursor.fetchone()[0]
-        cursor.execute(
-            "INSERT INTO social_apitoken (key, user_id, created) VALUES (%s, %s, now())",
-            [secrets.token_hex(20), celebrity_id],
-        )
+    _seed_token(celebrity_id)
     _copy(
         "social_follow", "follower_id, followee_id, created_at",
         (f"{f}\t{celebrity_id}\t2026-01-01 00:00:00+00\n" for f in followers),
@@ -253,13 +281,15 @@ def _seed_celebrity(spec: GraphSpec) -> None:
 
 def load_graph(spec: GraphSpec) -> Graph:
     user_ids = _user_ids(spec)
-    tokens = dict(
-        _pairs(
-            "SELECT t.user_id, t.key FROM social_apitoken t JOIN social_user u ON u.id = t.user_id "
-            "WHERE u.username LIKE %s AND t.created > %s",
+    tokens = {
+        uid: seeded_token(uid)
+        for uid, digest in _pairs(
+            "SELECT t.user_id, t.digest FROM social_apitoken t "
+            "JOIN social_user u ON u.id = t.user_id WHERE u.username LIKE %s AND t.created > %s",
             [spec.prefix + "%", live_since()],
         )
-    )
+        if digest == token_digest(seeded_token(uid))
+    }
     with_token = [uid for uid in user_ids if uid in tokens]
     post_ids = _ids(
         "SELECT p.id FROM social_post p JOIN social_user u ON u.id = p.author_id "

@@ -13,10 +13,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.api import ERRORS, THROTTLED, validated, validated_query, viewer
-from config.exceptions import Invalid
+from config.exceptions import Invalid, NotFound
 from config.throttling import LoginRateThrottle, RegisterRateThrottle
 
-from . import selectors, services
+from . import access, selectors, services, tokens
 from .models import ApiToken
 from .serializers import (
     AuthOut,
@@ -26,8 +26,10 @@ from .serializers import (
     PostPageOut,
     ProfileListOut,
     ProfileOut,
+    TokenListOut,
+    TokensRevokedOut,
 )
-from .tokens import token_issue, token_revoke
+from .tokens import token_issue
 
 
 class RegisterApi(APIView):
@@ -71,12 +73,74 @@ class LogoutApi(APIView):
         responses={204: None, **ERRORS},
         tags=["auth"],
         description="Ends what the request was authenticated with: the API token it sent "
-        "(revoked at once; the other logins' tokens keep working) and the session.",
+        "(revoked at once; the other logins' tokens keep working) or the session. The "
+        "sockets opened with it are closed (code 4401) within a second.",
     )
     def post(self, request: Request) -> Response:
+        user = viewer(request)
         if isinstance(request.auth, ApiToken):
-            token_revoke(key=request.auth.key)
+            tokens.token_revoke(user=user, token_id=request.auth.pk)
+        else:
+            session_key = request._request.session.session_key
+            if session_key:
+                digest = access.session_digest(session_key)
+                access.ended(access.AccessEnd(user_id=user.pk, session_digest=digest))
         logout(request._request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _current_token(request: Request) -> int | None:
+    return request.auth.pk if isinstance(request.auth, ApiToken) else None
+
+
+class TokensApi(APIView):
+    """The signed-in user's API tokens: one per login, each ended alone."""
+
+    @extend_schema(
+        operation_id="auth_tokens_list",
+        responses={200: TokenListOut, **ERRORS},
+        tags=["auth"],
+        description="Your live API tokens, newest first (never the tokens themselves: only "
+        "their digests are stored).",
+    )
+    def get(self, request: Request) -> Response:
+        current = _current_token(request)
+        items = [
+            {
+                "id": token.pk,
+                "created": token.created,
+                "last_used": token.last_used,
+                "expires": tokens.expires_at(token),
+                "current": token.pk == current,
+            }
+            for token in tokens.tokens_of(user=viewer(request))
+        ]
+        return Response(TokenListOut({"items": items}).data)
+
+    @extend_schema(
+        operation_id="auth_tokens_revoke_others",
+        request=None,
+        responses={200: TokensRevokedOut, **ERRORS},
+        tags=["auth"],
+        description="Revoke every token but the one this request was made with (signed in by "
+        "session: every token); their sockets close (code 4401).",
+    )
+    def delete(self, request: Request) -> Response:
+        revoked = tokens.tokens_revoke_others(user=viewer(request), keep_id=_current_token(request))
+        return Response({"revoked": revoked})
+
+
+class TokenApi(APIView):
+    @extend_schema(
+        request=None,
+        responses={204: None, **ERRORS},
+        tags=["auth"],
+        description="Revoke one of your tokens (this one too, if named): it stops working at "
+        "once and its sockets close (code 4401). 404 when you have no such token.",
+    )
+    def delete(self, request: Request, token_id: int) -> Response:
+        if not tokens.token_revoke(user=viewer(request), token_id=token_id):
+            raise NotFound(f"you have no token {token_id}")
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models.functions import Length
+from django.db.models.functions import Length, Now
 from django.db.models.lookups import GreaterThanOrEqual
 
 from .usernames import username_key
@@ -78,6 +78,11 @@ class Post(models.Model):
     # backwards or count a like twice. A database default too, for rows written around the
     # ORM (the load test's COPY).
     likes_version = models.BigIntegerField(default=0, db_default=0)
+    # The post is its own fan-out outbox (as a like is: likes.outbox): NULL while a fan-out is
+    # owed (``social.outbox``). The publishing service stores NULL; rows written around it
+    # (the load test's COPY, bulk fixtures, the admin) had no fan-out queued and take the
+    # database's default, so a sweep never fans out a seeded history.
+    fanned_out_at = models.DateTimeField(null=True, editable=False, db_default=Now())
 
     class Meta:
         constraints = [
@@ -85,7 +90,15 @@ class Post(models.Model):
                 condition=GreaterThanOrEqual(Length("body"), 1), name="post_body_not_empty"
             ),
         ]
-        indexes = [models.Index(fields=["author", "-created_at"], name="post_author_recent_idx")]
+        indexes = [
+            models.Index(fields=["author", "-created_at"], name="post_author_recent_idx"),
+            # "posts owed a fan-out", oldest first, stays small: only unfinished rows.
+            models.Index(
+                fields=["created_at"],
+                name="post_fanout_owed_idx",
+                condition=models.Q(fanned_out_at__isnull=True),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.author_id}: {self.body[:40]}"
@@ -96,14 +109,21 @@ class ApiToken(models.Model):
     client holds its own and logging out ends only that one (DRF's ``authtoken`` kept one
     per user for ever: logout left it working and every login returned it again).
 
+    Only the token's SHA-256 is stored (``digest``; ``social.tokens`` says why that is
+    enough): the token is shown once, when issued. ``id`` names it in the token list
+    (``GET /api/auth/tokens/``) and to the sockets it opened.
+
     A token is live while ``created`` is younger than ``settings.TOKEN_TTL`` seconds
     (``live_since``): the age is checked where the token is (here, and in the like fast
     path's SQL), so shortening the setting ends the older tokens at once.
     """
 
-    key = models.CharField(max_length=40, primary_key=True)
+    digest = models.CharField(max_length=64, unique=True)
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
     created = models.DateTimeField(auto_now_add=True, db_index=True)
+    # When a view last accepted it, to the minute (``TokenAuth``); the like fast path and
+    # socket handshakes do not mark it. Null: not used since it was issued.
+    last_used = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
-        return f"token of {self.user_id} from {self.created:%Y-%m-%d %H:%M}"
+        return f"token {self.pk} of {self.user_id} from {self.created:%Y-%m-%d %H:%M}"

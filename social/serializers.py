@@ -24,6 +24,24 @@ class AuthOut(serializers.Serializer):
     token = serializers.CharField()
 
 
+class TokenOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    created = serializers.DateTimeField()
+    last_used = serializers.DateTimeField(
+        allow_null=True, help_text="when a view last accepted it, to the minute; null: never"
+    )
+    expires = serializers.DateTimeField()
+    current = serializers.BooleanField(help_text="the token this request was made with")
+
+
+class TokenListOut(serializers.Serializer):
+    items = TokenOut(many=True)
+
+
+class TokensRevokedOut(serializers.Serializer):
+    revoked = serializers.IntegerField()
+
+
 class MeOut(serializers.Serializer):
     id = serializers.IntegerField()
     username = serializers.CharField()

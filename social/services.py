@@ -61,4 +61,6 @@ def post_create(*, author: User, body: str) -> Post:
         raise Invalid("body: a post needs some text")
     if len(body) > POST_BODY_MAX:
         raise Invalid(f"body: at most {POST_BODY_MAX} characters (this one has {len(body)})")
-    return Post.objects.create(author=author, body=body)
+    # Owed a fan-out until the pipeline marks it (``social.outbox``): the caller queues it
+    # after commit, and the sweeper re-queues it if that message is lost.
+    return Post.objects.create(author=author, body=body, fanned_out_at=None)

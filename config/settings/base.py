@@ -191,8 +191,8 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 3.0
 # this many seconds. Chosen, not defaulted: long enough that no task still running or waiting
 # in a worker's prefetch is ever handed out twice (a fan-out chunk takes well under a second;
 # prefetch holds at most a few short tasks), short enough that a lost late-ack task returns
-# in minutes rather than Celery's default hour. For likes the outbox sweeper is faster still
-# (FANOUT_OWED_AFTER_S); this bounds the rest (post fan-outs, unlikes).
+# in minutes rather than Celery's default hour. For likes and posts the outbox sweeper is
+# faster still (FANOUT_OWED_AFTER_S); this bounds the rest (unlikes).
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env.integer("CELERY_VISIBILITY_TIMEOUT_S", 300, at_least=1),
     # A broker that stops answering fails a publish in seconds instead of hanging the request
@@ -240,6 +240,9 @@ FANOUT_LIVE_ALL_MAX = env.integer("FANOUT_LIVE_ALL_MAX", 10_000)
 PRESENCE_TTL_S = env.integer("PRESENCE_TTL_S", 120, at_least=1)
 WS_HEARTBEAT_S = env.number("WS_HEARTBEAT_S", 25.0, at_least=0.1)
 WS_MAX_SUBSCRIBED_POSTS = env.integer("WS_MAX_SUBSCRIBED_POSTS", 200, at_least=1)
+# Open sockets per user in one web process: one more is told why and closed (code 4429).
+# Tabs and devices of one person, with room to spare; a script opening hundreds is refused.
+WS_MAX_SOCKETS_PER_USER = env.integer("WS_MAX_SOCKETS_PER_USER", 20, at_least=1)
 
 # --- Mail ------------------------------------------------------------------------------------
 # One URL, as for the database: smtp://user:password@host:587 (smtp+tls://, smtp+ssl://),

@@ -33,14 +33,15 @@ class Scale:
     outage_s: float  # how long Redis stays down
     pg_outage_s: float  # how long PostgreSQL stays down (longer than DB_POOL_TIMEOUT, 5 s)
     settle_s: float  # how long recovery may take before what is undone is counted
+    kill_writes: int  # kill -9: posts written by each liker, mixed in among the likes
 
 
 SCALES = {
     # `make test`: a few hundred likes per scenario, well under a minute each.
-    "small": Scale("small", 4, 40, 80, 4, 40, 80, 4, 40, 40, 4, 30, 30, 3, 7, 120),
-    # `make chaos`: the issues' figures (10,000 likes through kill -9s; 3,000 likes at 150/s
-    # through pool-process kills, issue 19; 10 s outages).
-    "full": Scale("full", 20, 500, 250, 6, 500, 150, 20, 150, 100, 10, 100, 50, 10, 10, 900),
+    "small": Scale("small", 4, 40, 80, 4, 40, 80, 4, 40, 40, 4, 30, 30, 3, 7, 120, 5),
+    # `make chaos`: the issues' figures (10,000 likes and 500 posts through kill -9s; 3,000
+    # likes at 150/s through pool-process kills, issue 19; 10 s outages).
+    "full": Scale("full", 20, 500, 250, 6, 500, 150, 20, 150, 100, 10, 100, 50, 10, 10, 900, 25),
 }
 
 

@@ -176,10 +176,10 @@ class ChaosStack:
 
 
 class ConsistencyClock:
-    """Seconds from a moment (a kill, a server back) until every like stored before it has
-    been fanned out: its outbox mark (``fanned_out_at``) is set, which the fan-out does once
-    every follower's feed holds it. Each ``mark()`` is watched in a thread of its own, with
-    a connection of its own, every 0.1 s, while the run goes on."""
+    """Seconds from a moment (a kill, a server back) until every like and post stored before
+    it has been fanned out: its outbox mark (``fanned_out_at``) is set, which the fan-out
+    does once every follower's feed holds it. Each ``mark()`` is watched in a thread of its
+    own, with a connection of its own, every 0.1 s, while the run goes on."""
 
     def __init__(self, database_url: str, timeout: float) -> None:
         self.url, self.timeout = database_url, timeout
@@ -189,21 +189,26 @@ class ConsistencyClock:
     def mark(self) -> None:
         at = time.monotonic()
         with psycopg.connect(self.url) as conn:
-            row = conn.execute("SELECT coalesce(max(id), 0) FROM likes_like").fetchone()
+            row = conn.execute(
+                "SELECT (SELECT coalesce(max(id), 0) FROM likes_like), "
+                "(SELECT coalesce(max(id), 0) FROM social_post)"
+            ).fetchone()
         index = len(self.seconds)
         self.seconds.append(None)
-        thread = threading.Thread(
-            target=self._watch, args=(index, row[0] if row else 0, at), daemon=True
-        )
+        upto = (row[0], row[1]) if row else (0, 0)
+        thread = threading.Thread(target=self._watch, args=(index, upto, at), daemon=True)
         thread.start()
         self._threads.append(thread)
 
-    def _watch(self, index: int, upto: int, at: float) -> None:
-        query = "SELECT count(*) FROM likes_like WHERE id <= %s AND fanned_out_at IS NULL"
+    def _watch(self, index: int, upto: tuple[int, int], at: float) -> None:
+        query = (
+            "SELECT (SELECT count(*) FROM likes_like WHERE id <= %s AND fanned_out_at IS NULL)"
+            " + (SELECT count(*) FROM social_post WHERE id <= %s AND fanned_out_at IS NULL)"
+        )
         with psycopg.connect(self.url, autocommit=True) as conn:
             while time.monotonic() - at < self.timeout:
                 with contextlib.suppress(psycopg.OperationalError):
-                    row = conn.execute(query, [upto]).fetchone()
+                    row = conn.execute(query, list(upto)).fetchone()
                     if row and row[0] == 0:
                         self.seconds[index] = round(time.monotonic() - at, 1)
                         return
@@ -258,19 +263,25 @@ def scratch(name: str) -> Iterator[Path]:
 # --- the load ---------------------------------------------------------------------------------
 
 
+# In a load's pairs, (user, NEW_POST) is "this user writes a post" rather than a like.
+NEW_POST = 0
+
+
 @dataclass
 class Answer:
     user_id: int
-    post_id: int
+    post_id: int  # for a post written: its id from the answer (0 without a 2xx)
     status: int  # 0: no answer at all (the client gave up: a hang, or the connection broke)
     sent_at: float  # time.monotonic() when the request went out
     seconds: float
     error: str = ""  # for status 0: what the client saw
+    kind: str = "like"  # or "post"
 
 
 @dataclass
 class Load:
-    """Likes of distinct (user, post) pairs sent at a steady pace by a few client threads."""
+    """Likes of distinct (user, post) pairs, and posts (``(user, NEW_POST)``), sent at a
+    steady pace by a few client threads."""
 
     url: str
     tokens: dict[int, str]
@@ -327,14 +338,20 @@ class Load:
                         limits=httpx.Limits(keepalive_expiry=1.0),
                     )  # fmt: skip
                 began = time.monotonic()
-                status, error = 0, ""
+                status, error, kind = 0, "", "post" if post_id == NEW_POST else "like"
                 try:
-                    status = clients[user_id].post(f"/api/posts/{post_id}/like/").status_code
+                    if kind == "post":
+                        answer = clients[user_id].post("/api/posts/", json={"body": "chaos"})
+                        status = answer.status_code
+                        post_id = int(answer.json()["id"]) if status == 201 else NEW_POST
+                    else:
+                        status = clients[user_id].post(f"/api/posts/{post_id}/like/").status_code
                 except httpx.HTTPError as exc:
                     error = f"{type(exc).__name__}: {exc}"
+                seconds = time.monotonic() - began
                 with self._lock:
                     self.answers.append(
-                        Answer(user_id, post_id, status, began, time.monotonic() - began, error)
+                        Answer(user_id, post_id, status, began, seconds, error, kind)
                     )
         finally:
             for client in clients.values():
@@ -358,10 +375,10 @@ class Audit:
     unavailable: int = 0  # 503 answers
     other: int = 0  # any other answer, or none (a hang): must be 0
     slowest_s: float = 0.0
-    lost: int = 0  # 2xx, but no like row: must be 0
+    lost: int = 0  # 2xx, but no like (or post) row: must be 0
     stored_anyway: int = 0  # 503, but the like was stored (allowed: the client may retry)
-    not_fanned_out: int = 0  # like rows still owed a fan-out after recovery: must be 0
-    missing_items: int = 0  # a follower's feed lacks a like of someone they follow: must be 0
+    not_fanned_out: int = 0  # like and post rows still owed a fan-out after recovery: must be 0
+    missing_items: int = 0  # a feed lacks a like or post of someone they follow: must be 0
     extra_items: int = 0  # an item nobody owed (a duplicate under another id): must be 0
     duplicate_events: int = 0  # a live event logged twice for one item: must be 0
     count_drift: int = 0  # posts whose like_count differs from their rows: must be 0
@@ -392,7 +409,7 @@ class Audit:
 
 
 COLUMNS = [
-    ("scenario", "scenario"), ("sent", "likes sent"), ("ok", "2xx"), ("unavailable", "503"),
+    ("scenario", "scenario"), ("sent", "sent"), ("ok", "2xx"), ("unavailable", "503"),
     ("other", "other/none"), ("slowest_s", "slowest s"), ("lost", "lost"),
     ("stored_anyway", "503 but stored"), ("not_fanned_out", "fan-out owed"),
     ("missing_items", "missing items"), ("extra_items", "extra items"),
@@ -460,6 +477,13 @@ class LikeRow:
     fanned_out: bool
 
 
+@dataclass(frozen=True)
+class PostRow:
+    id: int
+    author_id: int
+    fanned_out: bool
+
+
 def audit_run(
     audit: Audit,
     *,
@@ -469,26 +493,42 @@ def audit_run(
     r: redis.Redis,
     drift: Callable[[], int],
     settle_timeout: float,
+    post_rows: Callable[[], list[PostRow]] = list,
 ) -> Audit:
-    """Count what a run lost, doubled or left undone, once the system had time to recover."""
+    """Count what a run lost, doubled or left undone, once the system had time to recover:
+    its likes and, where the load wrote posts (``post_rows``), its posts."""
     from django.test import override_settings
 
     from feed import store
 
     audit.count_answers(answers)
-    accepted = {(a.user_id, a.post_id) for a in answers if 200 <= a.status < 300}
-    refused = {(a.user_id, a.post_id) for a in answers if a.status == 503}
-    # Recovery: every stored like fanned out (the sweeper re-queues what the outage lost).
-    settle(lambda: all(row.fanned_out for row in rows()), timeout=settle_timeout)
+    likes = [a for a in answers if a.kind == "like"]
+    accepted = {(a.user_id, a.post_id) for a in likes if 200 <= a.status < 300}
+    refused = {(a.user_id, a.post_id) for a in likes if a.status == 503}
+    posted = {a.post_id for a in answers if a.kind == "post" and 200 <= a.status < 300}
+
+    # Recovery: every stored like and post fanned out (the sweeper re-queues what the outage
+    # lost).
+    def settled() -> bool:
+        return all(row.fanned_out for row in rows()) and all(p.fanned_out for p in post_rows())
+
+    settle(settled, timeout=settle_timeout)
     stored = {(row.user_id, row.post_id): row for row in rows()}
-    audit.lost = len(accepted - stored.keys())
+    posts = post_rows()
+    audit.lost = len(accepted - stored.keys()) + len(posted - {row.id for row in posts})
     audit.stored_anyway = len(refused & stored.keys())
-    audit.not_fanned_out = sum(not row.fanned_out for row in stored.values())
+    audit.not_fanned_out = sum(not row.fanned_out for row in stored.values()) + sum(
+        not row.fanned_out for row in posts
+    )
 
     expected: dict[int, set[str]] = {f: set() for fs in followers_of.values() for f in fs}
     for row in stored.values():
         item = store.like_item_id(actor_id=row.user_id, like_id=row.id, post_id=row.post_id)
         for follower in followers_of.get(row.user_id, []):
+            expected[follower].add(item)
+    for post in posts:
+        item = store.post_item_id(author_id=post.author_id, post_id=post.id)
+        for follower in followers_of.get(post.author_id, []):
             expected[follower].add(item)
     with override_settings(REDIS_PREFIX=PREFIX):  # the chaos stack's key layout
         for follower, items in expected.items():

@@ -1,7 +1,8 @@
 """Crashes and outages during a like run, on real processes: nothing accepted is lost,
 nothing is doubled, every count equals its rows.
 
-- kill -9 of the fan-out workers (both queues, with their pool children) twice during the run;
+- kill -9 of the fan-out workers (both queues, with their pool children) twice during a run
+  of likes with posts mixed in (a post is its own outbox too: issue 17.6);
 - kill -9 of only their pool processes three times (the worker stays and redelivers);
 - Redis (feeds, channel layer and broker) stopped, then started again on the same port;
 - PostgreSQL stopped immediately (every connection cut), then started again.
@@ -37,6 +38,7 @@ from tests.conftest import PASSWORD, ROOT, _database_url, wait_until
 from .conftest import Scale
 from .harness import (
     EXEMPT,
+    NEW_POST,
     Audit,
     ChaosStack,
     ConsistencyClock,
@@ -44,6 +46,7 @@ from .harness import (
     Load,
     OwnPostgres,
     OwnRedis,
+    PostRow,
     audit_run,
     running,
     scratch,
@@ -63,12 +66,14 @@ pytestmark = pytest.mark.timeout(1800)
 class World:
     tokens: dict[int, str]
     followers_of: dict[int, list[int]]
-    pairs: list[tuple[int, int]]  # (liker, post) in the order they are sent
+    pairs: list[tuple[int, int]]  # (liker, post) in the order they are sent; post NEW_POST:
+    # the liker writes a post
 
 
-def build_world(likers: int, posts: int, seed: int) -> World:
+def build_world(likers: int, posts: int, seed: int, writes: int = 0) -> World:
     """Users, follows, posts and tokens straight into the test database (fast); the likes
-    themselves go through HTTP, as a client sends them."""
+    themselves go through HTTP, as a client sends them, and so do ``writes`` posts by each
+    liker, mixed in among them (fanned out to the liker's followers, as a like is)."""
     fans = User.objects.bulk_create(
         [User(username=f"{EXEMPT}fan{i}", password="!") for i in range(BIG_FANOUT)]
     )
@@ -92,7 +97,7 @@ def build_world(likers: int, posts: int, seed: int) -> World:
         )
     ]
     tokens = {u.pk: token_issue(user=u) for u in liker_users}
-    pairs = [(u.pk, p) for u in liker_users for p in post_ids]
+    pairs = [(u.pk, p) for u in liker_users for p in [*post_ids, *[NEW_POST] * writes]]
     random.Random(seed).shuffle(pairs)
     return World(tokens, followers_of, pairs)
 
@@ -105,6 +110,13 @@ def orm_rows() -> list[LikeRow]:
     return [
         LikeRow(i, u, p, f is not None)
         for i, u, p, f in Like.objects.values_list("id", "user_id", "post_id", "fanned_out_at")
+    ]
+
+
+def orm_post_rows() -> list[PostRow]:
+    return [
+        PostRow(i, a, f is not None)
+        for i, a, f in Post.objects.values_list("id", "author_id", "fanned_out_at")
     ]
 
 
@@ -125,7 +137,7 @@ def test_db_stack(
 def test_kill9_of_fanout_workers_loses_and_doubles_nothing(
     test_db_stack: ChaosStack, own_redis: OwnRedis, scale: Scale, record: list[Audit]
 ) -> None:
-    world = build_world(scale.kill_likers, scale.kill_posts, seed=1)
+    world = build_world(scale.kill_likers, scale.kill_posts, seed=1, writes=scale.kill_writes)
     stack = test_db_stack
     clock = ConsistencyClock(suite_database_url(), timeout=scale.settle_s)
     with running(stack):
@@ -137,21 +149,30 @@ def test_kill9_of_fanout_workers_loses_and_doubles_nothing(
             stack.kill9("worker-fanout")
             stack.kill9("worker-bulk")
             clock.mark()
-            owed_after_kill.append(Like.objects.filter(fanned_out_at__isnull=True).count())
+            owed_after_kill.append(
+                (
+                    Like.objects.filter(fanned_out_at__isnull=True).count(),
+                    Post.objects.filter(fanned_out_at__isnull=True).count(),
+                )
+            )
         answers = load.join()
         audit = audit_run(
             Audit("kill -9 workers x2"), answers=answers, rows=orm_rows,
             followers_of=world.followers_of, r=own_redis.client(), drift=orm_drift,
-            settle_timeout=scale.settle_s,
+            settle_timeout=scale.settle_s, post_rows=orm_post_rows,
         )  # fmt: skip
         audit.consistent_s = clock.join()
         audit.restarts = dict(stack.restarts)
+    posts = [a for a in answers if a.kind == "post"]
     audit.notes = (
-        "both workers (with pool children) SIGKILLed at 30% and 60% of the run; likes owed a "
-        f"fan-out right after each kill: {owed_after_kill}; what a killed worker held comes "
-        "back with the sweeper (here after 5 s owed) or the broker's visibility timeout"
+        f"{len(answers) - len(posts)} likes and {len(posts)} posts (each to its writer's "
+        "followers); both workers (with pool children) SIGKILLed at 30% and 60% of the run; "
+        f"(likes, posts) owed a fan-out right after each kill: {owed_after_kill}; what a "
+        "killed worker held comes back with the sweeper (here after 5 s owed) or the "
+        "broker's visibility timeout"
     )
     record.append(audit)
+    assert posts and all(a.status == 201 for a in posts), posts
     assert audit.ok == audit.sent  # the database was up throughout: every like accepted
     assert not audit.failures(), audit
 

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from feed.ws_auth import _user_for_token
 from social.models import ApiToken, Post, User
-from social.tokens import token_issue
+from social.tokens import token_digest, token_issue
 from tests.conftest import PASSWORD, ROOT
 from tests.likes.test_like_edges import _call
 
@@ -45,7 +45,7 @@ def _end(how: str, *, base: str, token: str, user_id: int) -> None:
         assert answer.status_code == 204
     elif how == "expiry":
         ttl = timedelta(seconds=settings.TOKEN_TTL + 1)
-        ApiToken.objects.filter(key=token).update(created=timezone.now() - ttl)
+        ApiToken.objects.filter(digest=token_digest(token)).update(created=timezone.now() - ttl)
     else:
         User.objects.filter(pk=user_id).update(is_active=False)
 
@@ -108,10 +108,12 @@ def test_the_fast_path_refuses_an_ended_token_as_the_view_does(transactional_db,
         try:
             primed = await _call(application, method="POST", path=path, token=token)
             if how == "logout":  # the revocation itself, as the logout view does it
-                await ApiToken.objects.filter(key=token).adelete()
+                await ApiToken.objects.filter(digest=token_digest(token)).adelete()
             elif how == "expiry":
                 ttl = timedelta(seconds=settings.TOKEN_TTL + 1)
-                await ApiToken.objects.filter(key=token).aupdate(created=timezone.now() - ttl)
+                await ApiToken.objects.filter(digest=token_digest(token)).aupdate(
+                    created=timezone.now() - ttl
+                )
             else:
                 await User.objects.filter(pk=fan.pk).aupdate(is_active=False)
             hot = await _call(application, method=method, path=path, token=token)
@@ -134,10 +136,10 @@ def test_the_socket_handshake_refuses_an_ended_token(transactional_db, how):
     token = token_issue(user=fan)
     assert asyncio.run(_user_for_token(token)) == fan
     if how == "logout":
-        ApiToken.objects.filter(key=token).delete()
+        ApiToken.objects.filter(digest=token_digest(token)).delete()
     elif how == "expiry":
         ttl = timedelta(seconds=settings.TOKEN_TTL + 1)
-        ApiToken.objects.filter(key=token).update(created=timezone.now() - ttl)
+        ApiToken.objects.filter(digest=token_digest(token)).update(created=timezone.now() - ttl)
     else:
         User.objects.filter(pk=fan.pk).update(is_active=False)
     assert not asyncio.run(_user_for_token(token)).is_authenticated
