@@ -5,8 +5,8 @@ Every edge queues through ``feed.queue``; whatever the kind, a batch of ids goes
 ``fanout`` and removals to ``unfanout``.
 
 Routing (``CELERY_TASK_ROUTES`` in settings): everything runs on the ``fanout`` queue except
-``fanout_chunk``, which goes to ``fanout_bulk``, served by its own worker with prefetch 1,
-so a celebrity's million-follower like never sits in front of ordinary ones.
+``fanout_chunk`` and ``unfanout_chunk``, which go to ``fanout_bulk``, served by its own worker
+with prefetch 1, so a celebrity's million-follower like never sits in front of ordinary ones.
 
 Acknowledgement: every fan-out task acks late, and a pool process that dies mid-task hands
 its message back (``reject_on_worker_lost``), so its batch is redelivered at once: after a
@@ -67,7 +67,22 @@ def fanout_chunk(
 
 @shared_task(**LATE_ACK)
 def unfanout(kind: str, items: list[list[int]]) -> None:
-    pipeline.unfanout(kind=kind, items=[(i, actor, post) for i, actor, post in items])
+    """Removals, as the fan-out: a big account's event split into chunk tasks on the bulk
+    queue (``fanout_bulk``), the rest done here as one batch."""
+    small: list[tuple[int, int, int]] = []
+    for event_id, actor, post in items:
+        ranges = pipeline.unfanout_split(actor_id=actor)
+        for after, upto in ranges:
+            unfanout_chunk.delay(kind, [event_id, actor, post], after, upto)
+        if not ranges:
+            small.append((event_id, actor, post))
+    pipeline.unfanout(kind=kind, items=small, counts_of=[post for _, _, post in items])
+
+
+@shared_task(**LATE_ACK)
+def unfanout_chunk(kind: str, item: list[int], after: int, upto: int) -> None:
+    event_id, actor, post = item
+    pipeline.unfanout_range(kind=kind, item=(event_id, actor, post), after=after, upto=upto)
 
 
 @shared_task(ignore_result=True)

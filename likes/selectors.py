@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db import connection
@@ -46,6 +46,90 @@ def liked_pairs(*, pairs: Iterable[tuple[int, int]]) -> set[tuple[int, int]]:
         "user_id", "post_id"
     )
     return {pair for pair in rows if pair in wanted}
+
+
+# The social context of posts for their readers, in one statement (``feed.fanout.
+# post_contexts``): per (reader, post) the people the reader follows who like the post (the
+# newest 3, and how many), whether the reader likes it, and whether they follow its author.
+_CONTEXTS_SQL = """
+WITH w AS (
+    SELECT DISTINCT * FROM unnest(%(u)s::bigint[], %(p)s::bigint[], %(a)s::bigint[])
+        AS t(uid, post_id, author_id)
+), ranked AS (
+    SELECT w.uid, w.post_id, l.user_id, u.username, l.created_at,
+           row_number() OVER (PARTITION BY w.uid, w.post_id
+                              ORDER BY l.created_at DESC, l.id DESC) AS rn,
+           count(*) OVER (PARTITION BY w.uid, w.post_id) AS n
+    FROM w
+    JOIN social_follow f ON f.follower_id = w.uid
+    JOIN likes_like l ON l.user_id = f.followee_id AND l.post_id = w.post_id
+    JOIN social_user u ON u.id = l.user_id AND u.is_active
+)
+SELECT 0, uid, post_id, user_id, username, created_at, n FROM ranked WHERE rn <= 3
+UNION ALL
+SELECT 1, w.uid, w.post_id, NULL, NULL, NULL, NULL
+FROM w JOIN likes_like m ON m.user_id = w.uid AND m.post_id = w.post_id
+UNION ALL
+SELECT 2, w.uid, w.post_id, NULL, NULL, NULL, NULL
+FROM w WHERE w.uid = w.author_id OR EXISTS (
+    SELECT 1 FROM social_follow f WHERE f.follower_id = w.uid AND f.followee_id = w.author_id
+)
+"""
+
+
+@dataclass(slots=True)
+class _Context:
+    follows_author: bool = False
+    liked_by_me: bool = False
+    likers: list[tuple[datetime, int, str]] = field(default_factory=list)
+    likers_count: int = 0
+
+
+def post_contexts(
+    *, triples: list[tuple[int, int, int]]
+) -> dict[tuple[int, int], tuple[bool, bool, list[tuple[int, str]], int, datetime | None]]:
+    """For each (reader, post, author): (follows the author or is them, likes it, the people
+    they follow who like it newest first (id, username; at most 3), how many they are, when
+    the newest of them liked it). One query whatever the number of readers and posts: a
+    feed page (one reader, its posts) or a fan-out chunk (its followers, one post)."""
+    if not triples:
+        return {}
+    found: dict[tuple[int, int], _Context] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _CONTEXTS_SQL,
+            {
+                "u": [t[0] for t in triples],
+                "p": [t[1] for t in triples],
+                "a": [t[2] for t in triples],
+            },
+        )
+        for part, uid, post_id, liker, name, at, n in cursor.fetchall():
+            context = found.setdefault((uid, post_id), _Context())
+            if part == 0:
+                context.likers.append((at, liker, name))
+                context.likers_count = n
+            elif part == 1:
+                context.liked_by_me = True
+            else:
+                context.follows_author = True
+    result = {}
+    for key, c in found.items():
+        c.likers.sort(key=lambda row: (row[0], row[1]), reverse=True)
+        result[key] = (
+            c.follows_author,
+            c.liked_by_me,
+            [(liker, name) for _, liker, name in c.likers],
+            c.likers_count,
+            c.likers[0][0] if c.likers else None,
+        )
+    return result
+
+
+def likes_of_posts(*, post_ids: Iterable[int]) -> list[tuple[int, int, int]]:
+    """Every like of these posts as (like, liker, post)."""
+    rows = Like.objects.filter(post_id__in=set(post_ids)).values_list("pk", "user_id", "post_id")
+    return [(r[0], r[1], r[2]) for r in rows]
 
 
 def like_times(*, like_ids: Iterable[int]) -> dict[int, datetime]:

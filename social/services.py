@@ -62,3 +62,9 @@ def post_create(*, author: User, body: str) -> Post:
     if len(body) > POST_BODY_MAX:
         raise Invalid(f"body: at most {POST_BODY_MAX} characters (this one has {len(body)})")
     return Post.objects.create(author=author, body=body)
+
+
+def post_delete(*, post: Post) -> None:
+    """Delete a post; its likes go with it (and whatever else hangs on the post: the
+    ``on_delete=CASCADE`` of each model that points at it). Who may is the caller's check."""
+    post.delete()

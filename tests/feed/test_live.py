@@ -75,7 +75,7 @@ def test_followers_get_feed_items_with_seq_rising_by_one(ws_url, make_user, api)
     assert sorted(m["item"]["post"]["id"] for m in got) == [p["id"] for p in posts]
     item = got[0]["item"]
     assert item["kind"] == "post" and item["actor"]["id"] == author["id"]
-    assert item["id"] == f"post:{author['id']}:{posts[0]['id']}"
+    assert item["id"] == f"p:{posts[0]['id']}"
 
 
 def test_liker_is_told_when_the_fan_out_reached_everyone(ws_url, make_user, api):
