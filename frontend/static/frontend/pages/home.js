@@ -31,6 +31,8 @@ export function startHome() {
 
   const live = new LiveConnection({
     onFeedItem: (item) => feed.addLive(item),
+    onFeedRemove: (id) => feed.remove(id),
+    onGap: () => void feed.reload(),
     onPostLikes: (postId, count) => likes.applyLiveCount(postId, count),
     onLikeDelivered: (_postId, followers, ms) =>
       toast(`Delivered to ${plural(followers, "follower")} in ${Math.round(ms)} ms`),
