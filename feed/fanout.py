@@ -28,7 +28,7 @@ unfollow: ``follow_undo``) takes the item out only of the feeds where nothing ke
 more, with a ``feed.remove`` logged and published like a ``feed.item`` (``unfeed``).
 
 Steps 5 and 6 are the same functions for a chunk task, so a celebrity's like and a batch of
-ordinary ones end the same way. Every step is safe to run twice: ``ZADD NX`` adds nothing the
+ordinary ones end the same way. Every step is safe to run twice: ``ZADD GT CH`` changes nothing the
 second time (and then logs no event), and ``Kind.done`` reports an event done only once.
 
 Who provides what (the import direction, one way only): ``feed`` is the engine and imports

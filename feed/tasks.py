@@ -12,7 +12,7 @@ Acknowledgement: every fan-out task acks late, and a pool process that dies mid-
 its message back (``reject_on_worker_lost``), so its batch is redelivered at once: after a
 kill -9 of a pool child every feed is complete within seconds (``make chaos``, "s to
 consistent"), where an early ack left it to the sweeper's minute (60-90 s). All are safe to
-run twice (``ZADD NX``; an event is marked done once). A dead worker's unacked messages
+run twice (``ZADD GT CH``; an event is marked done once). A dead worker's unacked messages
 return after the broker's visibility timeout; likes, whose rows are their own outbox
 (``fanned_out_at IS NULL``), are also re-queued by the sweeper after FANOUT_OWED_AFTER_S.
 
@@ -38,7 +38,7 @@ from . import fanout as pipeline
 
 log = logging.getLogger(__name__)
 
-# Safe to run twice (ZADD NX; an event is marked done once), so safe to redeliver.
+# Safe to run twice (ZADD GT CH; an event is marked done once), so safe to redeliver.
 LATE_ACK = {"ignore_result": True, "acks_late": True, "reject_on_worker_lost": True}
 
 
