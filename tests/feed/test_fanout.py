@@ -312,3 +312,21 @@ def test_above_fanout_live_all_max_live_events_go_to_the_followers_online_only(d
         keys = list(r.scan_iter(match=f"{settings.REDIS_PREFIX}:*"))
         if keys:
             r.delete(*keys)
+
+
+def test_a_big_accounts_deleted_post_leaves_every_feed_through_chunk_tasks(make_user, api):
+    # The test stack splits above 6 followers, 4 per chunk task (tests/environment.py).
+    celebrity = make_user()
+    fans = [make_user() for _ in range(11)]
+    for f in fans:
+        api(f).put(f"/api/users/{celebrity['username']}/follow/")
+    post = api(celebrity).post("/api/posts/", json={"body": "oops"}).json()
+    for f in (*fans, celebrity):
+        wait_until(lambda: feed_ids(api, f) == [f"p:{post['id']}"])  # noqa: B023
+    assert api(celebrity).delete(f"/api/posts/{post['id']}/").status_code == 204
+    from config.redis import get_redis
+    from feed import store
+
+    r = get_redis()
+    for f in (*fans, celebrity):
+        wait_until(lambda: r.zscore(store.feed_key(f["id"]), f"p:{post['id']}") is None)  # noqa: B023
