@@ -81,7 +81,6 @@ class Kind:
     ``load(ids)``: the events still owed a fan-out (gone or already done ones left out).
     ``standing(ids)``: which still exist (checked after the writes, for the cleanup).
     ``done(ids)``: mark them fanned out; returns the ids this call marked (each once).
-    ``times(ids)``: when each standing event happened (a feed page drops the others).
     ``owed(older_than)``: for a kind whose rows are their own outbox, the ids still owed a
     fan-out after that long (the sweeper re-queues them); None for a kind without one.
     ``moves_count``: publish the post's like count to its viewers when it fans out.
@@ -96,7 +95,6 @@ class Kind:
     load: Callable[[Collection[int]], list[Happening]]
     standing: Callable[[Collection[int]], set[int]]
     done: Callable[[list[int]], set[int]]
-    times: Callable[[Collection[int]], dict[int, datetime]]
     owed: Callable[[timedelta], list[int]] | None = None
     moves_count: bool = False
     tells_actor: bool = False
@@ -618,10 +616,6 @@ def _posts_standing(ids: Collection[int]) -> set[int]:
     return set(social_selectors.posts_by_id(post_ids=ids))
 
 
-def _posts_times(ids: Collection[int]) -> dict[int, datetime]:
-    return {p.pk: p.created_at for p in social_selectors.posts_by_id(post_ids=ids).values()}
-
-
 # A post has no outbox (nothing marks it done; a re-run adds nothing): its late-acked task is
 # redelivered if its worker dies. It reaches its author's own feed too.
 POST = Kind(
@@ -629,7 +623,6 @@ POST = Kind(
     load=_posts_load,
     standing=_posts_standing,
     done=lambda ids: set(ids),
-    times=_posts_times,
     reaches_actor=True,
 )
 register_kind(POST)

@@ -13,7 +13,7 @@ author's mail hooks itself onto this kind (``notifications.apps``).
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from feed import fanout
 
@@ -36,10 +36,6 @@ def _standing(ids: Collection[int]) -> set[int]:
 
 def _done(ids: list[int]) -> set[int]:
     return outbox.likes_mark_fanned_out(like_ids=ids)
-
-
-def _times(ids: Collection[int]) -> dict[int, datetime]:
-    return selectors.like_times(like_ids=ids)
 
 
 def _owed(older_than: timedelta) -> list[int]:
@@ -76,7 +72,6 @@ LIKE = fanout.Kind(
     load=_load,
     standing=_standing,
     done=_done,
-    times=_times,
     owed=_owed,
     about=_about,
     moves_count=True,

@@ -139,11 +139,6 @@ def likes_of_posts(*, post_ids: Iterable[int]) -> list[tuple[int, int, int]]:
     return [(r[0], r[1], r[2]) for r in rows]
 
 
-def like_times(*, like_ids: Iterable[int]) -> dict[int, datetime]:
-    """When each of these likes was made; likes that no longer exist are absent."""
-    return dict(Like.objects.filter(pk__in=set(like_ids)).values_list("pk", "created_at"))
-
-
 @dataclass(frozen=True, slots=True)
 class LikesSince:
     """The likes of a post above a like id: how many, the newest id, the newest likers."""
