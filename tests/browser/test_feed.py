@@ -55,6 +55,7 @@ def test_a_post_liked_by_two_followees_is_one_card_moved_up_live_and_removed_by_
     expect(item.get_by_test_id("social-context")).to_have_text(
         f"liked by {dave['username']} and 2 others"
     )
+    page.set_viewport_size({"width": 1280, "height": 900})
     screenshot(page, "feed-one-card-per-post")
     page.set_viewport_size(PHONE)
     screenshot(page, "feed-one-card-per-post-phone")
