@@ -9,9 +9,10 @@ many, the reader's own likes, whether the reader follows each author;
 
 An item whose reason to be there is gone (the post was deleted; the reader follows neither
 its author nor anyone who likes it, and it is not theirs) is dropped from the page and from
-Redis, as are members written before one item per post (``ItemRef.legacy``); the
-removals that tell open pages (``feed.remove``) happen where the change happens
-(``fanout.unfeed``), this only catches what a page sees first.
+Redis; the removals that tell open pages (``feed.remove``) happen where the change happens
+(``fanout.unfeed``), this only catches what a page sees first. Members written before a post
+had one item (``ItemRef.legacy``: one per like) are rewritten as the post's item as pages
+meet them (its first, newest, one kept; the others dropped), so feeds survive the change.
 """
 
 from __future__ import annotations
@@ -33,19 +34,28 @@ class FeedPage:
 
 def feed_page(*, viewer_id: int, limit: int, before: str | None) -> FeedPage:
     refs, next_cursor = store.feed_page(user_id=viewer_id, limit=limit, before=before)
-    posts = social_selectors.posts_by_id(post_ids=(r.post_id for r in refs if not r.legacy))
+    posts = social_selectors.posts_by_id(post_ids=(r.post_id for r in refs))
     contexts = post_contexts((viewer_id, p.pk, p.author_id) for p in posts.values())
 
-    items, stale = [], []
+    items, stale, seen, rewritten = [], [], set(), []
     for ref in refs:
         post = posts.get(ref.post_id)
         context = contexts.get((viewer_id, ref.post_id), NOTHING)
-        if ref.legacy or post is None or not context.kept:
-            stale.append(ref.id)  # deleted, nothing keeps it, or an old-style member
+        if ref.post_id in seen:  # a second member for one post: only an old-style one
+            if ref.legacy:
+                stale.append(ref.id)
             continue
+        if post is None or not context.kept:
+            stale.append(ref.id)  # deleted, or nothing keeps it
+            continue
+        seen.add(ref.post_id)
+        if ref.legacy:
+            stale.append(ref.id)
+            rewritten.append((store.post_item_id(post_id=ref.post_id), float(ref.score)))
         if not post.author.is_active:
             continue  # hidden while the author is deactivated, back if they return
         items.append(feed_item_json(post=post, context=context, liked_by_me=context.liked_by_me))
+    store.feed_add_quietly(user_id=viewer_id, items=rewritten)
     if stale:
         store.feed_remove(item_ids=stale, user_ids=[viewer_id])
     return FeedPage(items=items, next=next_cursor)

@@ -78,7 +78,7 @@ def post_item_id(*, post_id: int) -> str:
 class ItemRef:
     """What a feed member says: the post. ``legacy`` marks members written before a post
     had one item per feed (``post:<author>:<post>``, ``like:<actor>:<like>:<post>``): a
-    page read drops them as stale (the post's next activity writes its ``p:`` item)."""
+    page read rewrites them as the post's ``p:`` item (``feed.selectors``)."""
 
     id: str
     post_id: int

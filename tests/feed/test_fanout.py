@@ -330,3 +330,26 @@ def test_a_big_accounts_deleted_post_leaves_every_feed_through_chunk_tasks(make_
     r = get_redis()
     for f in (*fans, celebrity):
         wait_until(lambda: r.zscore(store.feed_key(f["id"]), f"p:{post['id']}") is None)  # noqa: B023
+
+
+def test_old_style_members_are_rewritten_as_the_posts_one_item(make_user, api):
+    from config.redis import get_redis
+    from feed import store
+
+    author, liker, fan = make_user(), make_user(), make_user()
+    for followee in (author, liker):
+        api(fan).put(f"/api/users/{followee['username']}/follow/")
+    post = api(author).post("/api/posts/", json={"body": "from before"}).json()
+    gone = api(author).post("/api/posts/", json={"body": "deleted since"}).json()
+    wait_until(lambda: len(feed_ids(api, fan)) == 2)
+    r, key = get_redis(), store.feed_key(fan["id"])
+    r.delete(key)  # as written before one item per post: one member per event
+    old = {
+        f"post:{author['id']}:{post['id']}": 1000.0,
+        f"like:{liker['id']}:7:{post['id']}": 2000.0,
+        f"post:{author['id']}:{gone['id']}": 3000.0,
+    }
+    r.zadd(key, old)
+    api(author).delete(f"/api/posts/{gone['id']}/")
+    wait_until(lambda: feed_ids(api, fan) == [f"p:{post['id']}"])
+    assert r.zrange(key, 0, -1, withscores=True) == [(f"p:{post['id']}".encode(), 2000.0)]
