@@ -301,7 +301,7 @@ def _celebrity(url: str, graph: Any) -> dict[str, Any]:
     if done_s is None or like_id is None:
         log("  the celebrity's fan-out did not complete within 120 s")
         return {"celebrity_followers": len(followers)}
-    item = store.like_item_id(actor_id=graph.celebrity_id, like_id=like_id, post_id=post_id)
+    item = store.post_item_id(post_id=post_id)
     pipe = get_redis().pipeline(transaction=False)
     holding = 0
     for i, uid in enumerate(followers):

@@ -67,7 +67,7 @@ def run_push_phase(
             return
         message = json.loads(payload)
         item = message["item"]
-        if item["kind"] != "like":
+        if not item["likers"]:  # placed or moved by a like (its kind says whose post it is)
             return
         received += 1
         created = datetime.fromisoformat(item["created_at"].replace("Z", "+00:00"))

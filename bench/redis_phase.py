@@ -43,7 +43,7 @@ def fanout_write_rate(follower_ids: list[int]) -> float:
     one Lua call per ``FANOUT_CHUNK_SIZE`` followers), from this process, as a chunk task
     writes them (no one online: entries only)."""
     chunk = settings.FANOUT_CHUNK_SIZE
-    item_id = f"like:0:{time.time_ns()}:0"
+    item_id = store.post_item_id(post_id=time.time_ns())
     started = time.perf_counter()
     for i in range(0, len(follower_ids), chunk):
         store.feeds_add(

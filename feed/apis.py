@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import Any
 
 from drf_spectacular.utils import extend_schema
-from rest_framework.permissions import AllowAny
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -32,7 +33,16 @@ class PostCreateApi(APIView):
 
 
 class PostApi(APIView):
-    permission_classes = [AllowAny]
+    """Read a post (anyone); delete one's own (rate-limited per user with posting: the
+    ``post`` scope, CONTRACT "posting, following and deleting per user")."""
+
+    def get_permissions(self) -> list[Any]:
+        if self.request.method == "DELETE":
+            return [IsAuthenticated()]
+        return [AllowAny()]
+
+    def get_throttles(self) -> list[Any]:
+        return [PostRateThrottle()] if self.request.method == "DELETE" else []
 
     @extend_schema(responses={200: PostOut, **ERRORS}, tags=["posts"])
     def get(self, request: Request, post_id: int) -> Response:
@@ -41,6 +51,17 @@ class PostApi(APIView):
             fanout.liked_pairs([(request.user.pk, post.pk)])
         )
         return Response(post_json(post, liked_by_me=liked))
+
+    @extend_schema(
+        request=None,
+        responses={204: None, **THROTTLED},
+        tags=["posts"],
+        description="Deletes your own post (403 for anyone else's): its likes go with it, "
+        "and it leaves every feed, live (``feed.remove``).",
+    )
+    def delete(self, request: Request, post_id: int) -> Response:
+        services.post_delete(user=viewer(request), post_id=post_id)
+        return Response(status=204)
 
 
 class FollowApi(APIView):

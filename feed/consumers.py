@@ -4,7 +4,13 @@ Every ``feed.item`` is first logged in the user's event log (``feed.store``), th
 The consumer keeps ``cursor``, the last seq it sent. A published event with the next seq is
 relayed as it is; one further ahead means something was missed, so the log is read from the
 cursor. ``resume`` moves the cursor back to what the client last saw and reads the log,
-so replay and live traffic meet without a gap or a duplicate.
+so replay and live traffic meet without a gap or a duplicate. ``feed.remove`` travels the
+same way as ``feed.item`` (logged under the same seq counter, relayed as its logged text).
+
+When the log no longer holds what a client asks for (trimmed, expired, or Redis lost its
+data and the seq counter started again), the client is told ``resume.gap`` (``after``: the
+seq it asked from, ``oldest``: the oldest seq still kept) and should reload its feed;
+delivery goes on from the kept events.
 
 Until the client says where it stands, nothing is relayed: its first message (``resume``
 or ``subscribe``), or a short grace after the handshake, starts delivery, from the seq that
@@ -135,8 +141,16 @@ class FeedConsumer(AsyncWebsocketConsumer):
         if type(after) is not int or not 0 <= after <= MAX_ID:
             await self._error(f'"after" must be a seq: an integer from 0 to {MAX_ID}')
             return
+        last = await store.last_seq(user_id=self.user_id)
+        if after > last:
+            # The counter is behind the client (Redis lost its data): everything it will
+            # count from now is new to the client, which must reload what it missed.
+            await self._gap(after=after, oldest=last + 1)
+            after = last
         self.cursor = after
-        await self._replay()
+        if not await self._replay() and after < last:
+            await self._gap(after=after, oldest=last + 1)  # the log expired as a whole
+            self.cursor = last
 
     async def _subscribe(self, posts: Any) -> None:
         limit = settings.WS_MAX_SUBSCRIBED_POSTS
@@ -216,12 +230,23 @@ class FeedConsumer(AsyncWebsocketConsumer):
             self.cursor = self.handshake_seq
             await self._replay()
 
-    async def _replay(self) -> None:
+    async def _replay(self) -> bool:
+        """Send the logged events after the cursor; says whether the log had any. A first
+        kept event past the cursor's next seq means the log lost some: ``resume.gap``."""
         assert self.cursor is not None
+        found = False
         while True:
             rows = await store.events_after(user_id=self.user_id, after=self.cursor)
+            if rows and not found and rows[0][0] > self.cursor + 1:
+                await self._gap(after=self.cursor, oldest=rows[0][0])
             for seq, text in rows:
                 await self.send(text_data=text)
                 self.cursor = seq
+            found = found or bool(rows)
             if len(rows) < 1000:
-                return
+                return found
+
+    async def _gap(self, *, after: int, oldest: int) -> None:
+        await self.send(
+            text_data=json.dumps({"type": "resume.gap", "after": after, "oldest": oldest})
+        )

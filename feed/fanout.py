@@ -11,24 +11,33 @@ event cost ≈10 queries, more than two cores do at 500 likes/s, ``make bench``)
 2. publish the posts' current counts to their viewers (kinds that move a count);
 3. set aside the events of accounts above ``FANOUT_BULK_THRESHOLD`` followers: the task
    splits each into chunk tasks on the bulk queue (``fanout_split`` / ``fanout_range``);
-4. for the rest: followers, ``liked_by_me`` of every (follower, post) in one query, then per
-   event one Lua call writing each follower's feed entry and live event together, one
+4. for the rest: followers, the post's context for every (follower, post) in one query
+   (``post_contexts``: liked_by_me, whether they follow the author, the people they follow
+   who like it), then per event one Lua call writing each follower's feed entry (one item
+   per post, ``p:<post>``, moved up by ``ZADD GT``) and live event together, one
    publish for the batch (``feed.live``);
 5. ``_cleanup``: an event removed while its items were being written (an unlike whose own
-   task may already have run) has its items taken out again;
+   task may already have run) has its items taken out again where nothing else keeps them;
 6. ``_complete``: mark the events done (once: ``Kind.done``), tell each actor how long it
    took (kinds that do), then what other apps hooked on (``after_done``: a like's mail).
 
+A post is in a feed at most once (CONTRACT "Home feed"): the item names the post only, and
+every event that concerns it (its writing, a like by someone the reader follows) adds it or
+moves it to the top. Taking an event back (``unfanout``: an unlike, a deleted post; an
+unfollow: ``follow_undo``) takes the item out only of the feeds where nothing keeps it any
+more, with a ``feed.remove`` logged and published like a ``feed.item`` (``unfeed``).
+
 Steps 5 and 6 are the same functions for a chunk task, so a celebrity's like and a batch of
-ordinary ones end the same way. Every step is safe to run twice: ``ZADD NX`` adds nothing the
+ordinary ones end the same way. Every step is safe to run twice: ``ZADD GT CH`` changes nothing the
 second time (and then logs no event), and ``Kind.done`` reports an event done only once.
 
 Who provides what (the import direction, one way only): ``feed`` is the engine and imports
 nothing from ``likes`` or ``notifications``. The apps above it plug in from their
-``AppConfig.ready``: ``likes`` registers the like kind and the ``liked_by_me`` reader
-(``register_kind``, ``register_liked_pairs``), ``notifications`` hooks the like mail onto
-the like kind (``after_done``), and its notifications on it and on the like's removal
-(``after_removed``). ``likes.services`` queues its ids through ``feed.queue``.
+``AppConfig.ready``: ``likes`` registers the like kind, the ``liked_by_me`` reader and the
+posts' social context (``register_kind``, ``register_liked_pairs``, ``register_contexts``),
+``notifications`` hooks the like mail onto the like kind (``after_done``), and its
+notifications on it and on the like's removal (``after_removed``). ``likes.services`` queues
+its ids through ``feed.queue``.
 So a like reads as one forward walk, ``likes`` → ``feed`` (STYLE.md), and ``feed`` never
 reaches into ``likes``: the other direction (feed importing likes' selectors and outbox)
 would have needed a queueing entry point below both, outside any app.
@@ -36,6 +45,7 @@ would have needed a queueing entry point below both, outside any app.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -48,7 +58,7 @@ from django.utils import timezone
 from ops import counters
 from social import outbox as social_outbox
 from social import selectors as social_selectors
-from social.models import Post, User
+from social.models import Post
 from social.render import iso, post_json, user_ref
 
 from . import live, store
@@ -73,11 +83,13 @@ class Kind:
     ``load(ids)``: the events still owed a fan-out (gone or already done ones left out).
     ``standing(ids)``: which still exist (checked after the writes, for the cleanup).
     ``done(ids)``: mark them fanned out; returns the ids this call marked (each once).
-    ``times(ids)``: when each standing event happened (a feed page drops the others).
     ``owed(older_than)``: for a kind whose rows are their own outbox, the ids still owed a
     fan-out after that long (the sweeper re-queues them); None for a kind without one.
     ``moves_count``: publish the post's like count to its viewers when it fans out.
     ``tells_actor``: send the actor a ``like.delivered`` once every feed holds it.
+    ``reaches_actor``: the actor's own feed gets the item too (a post: one's own posts).
+    ``about(post_ids)``: this kind's events about these posts, ``(id, actor, post)``: what a
+    post's deletion must take out of the actors' followers' feeds (None: nothing to add).
     Other apps add what follows a completed fan-out with ``after_done``.
     """
 
@@ -85,13 +97,11 @@ class Kind:
     load: Callable[[Collection[int]], list[Happening]]
     standing: Callable[[Collection[int]], set[int]]
     done: Callable[[list[int]], set[int]]
-    times: Callable[[Collection[int]], dict[int, datetime]]
     owed: Callable[[timedelta], list[int]] | None = None
     moves_count: bool = False
     tells_actor: bool = False
-
-    def item_id(self, *, actor_id: int, event_id: int, post_id: int) -> str:
-        return store.item_id(kind=self.name, actor_id=actor_id, event_id=event_id, post_id=post_id)
+    reaches_actor: bool = False
+    about: Callable[[Collection[int]], list[tuple[int, int, int]]] | None = None
 
 
 KINDS: dict[str, Kind] = {}
@@ -145,47 +155,168 @@ def liked_pairs(pairs: Iterable[tuple[int, int]]) -> set[tuple[int, int]]:
     return _liked_pairs[0](pairs) if _liked_pairs else set()
 
 
+# The social context of a post for its readers (who of the people they follow like it,
+# whether they follow its author): the likes app provides the reader, in one query.
+
+
+@dataclass(frozen=True, slots=True)
+class PostContext:
+    """What one reader's feed item for one post says beyond the post itself.
+
+    ``follows_author``: the post is the reader's own or by someone they follow (``kind``
+    "post"); ``likers``: (id, username) of the people they follow who like it, newest first,
+    at most 3, of ``likers_count``; ``last_liked_at``: the newest of those likes. The item
+    belongs in the reader's feed while ``kept``."""
+
+    follows_author: bool = False
+    liked_by_me: bool = False
+    likers: tuple[tuple[int, str], ...] = ()
+    likers_count: int = 0
+    last_liked_at: datetime | None = None
+
+    @property
+    def kept(self) -> bool:
+        return self.follows_author or self.likers_count > 0
+
+
+NOTHING = PostContext()
+
+ContextReader = Callable[[list[tuple[int, int, int]]], dict[tuple[int, int], PostContext]]
+_contexts: list[ContextReader] = []
+
+
+def register_contexts(reader: ContextReader) -> None:
+    _contexts[:] = [reader]
+
+
+def post_contexts(triples: Iterable[tuple[int, int, int]]) -> dict[tuple[int, int], PostContext]:
+    """The context of each (reader, post, post's author), keyed (reader, post), in one query
+    (``likes.selectors.post_contexts``). Without a reader registered only one's own posts
+    have a context (the likes app always registers one)."""
+    wanted = list(set(triples))
+    if _contexts:
+        return _contexts[0](wanted)
+    return {(u, p): PostContext(follows_author=True) for u, p, a in wanted if u == a}
+
+
 # --- the message ---------------------------------------------------------------------------
+
+
+def feed_item_json(
+    *, post: Post, context: PostContext, liked_by_me: bool, at: datetime | None = None
+) -> dict[str, Any]:
+    """A FeedItem (CONTRACT "Home feed"): ``kind`` "post" when the reader follows the author
+    (or is the author), "like" otherwise, with the newest followed liker as ``actor``;
+    ``created_at`` the latest activity that placed it (``at``: an event newer than what the
+    context read, if any)."""
+    own = context.follows_author or not context.likers
+    if own:
+        actor: dict[str, Any] = user_ref(post.author)
+    else:
+        actor = {"id": context.likers[0][0], "username": context.likers[0][1]}
+    moments = [m for m in (at, context.last_liked_at) if m is not None]
+    if context.follows_author or not moments:
+        moments.append(post.created_at)
+    return {
+        "id": store.post_item_id(post_id=post.pk),
+        "kind": "post" if own else "like",
+        "actor": actor,
+        "post": post_json(post, liked_by_me=liked_by_me),
+        "likers": [{"id": uid, "username": name} for uid, name in context.likers],
+        "likers_count": context.likers_count,
+        "created_at": iso(max(moments)),
+    }
 
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """One event, ready to be written into followers' feeds."""
+    """One event, ready to be written into followers' feeds: the post's item, moved to the
+    event's time."""
 
     item_id: str
     actor_id: int
-    post_id: int
+    post: Post
     score: float
-    message: tuple[str, str, str]  # feed.item message around its seq, see store
 
 
-def feed_item_json(
-    *, item_id: str, kind: str, actor: User, post: Post, created_at: datetime, liked_by_me: bool
-) -> dict[str, Any]:
-    return {
-        "id": item_id,
-        "kind": kind,
-        "actor": user_ref(actor),
-        "post": post_json(post, liked_by_me=liked_by_me),
-        "created_at": iso(created_at),
-    }
-
-
-def _event(kind: Kind, happening: Happening, actor: User, post: Post) -> Event:
-    item_id = kind.item_id(
-        actor_id=happening.actor_id, event_id=happening.id, post_id=happening.post_id
-    )
-    item = feed_item_json(
-        item_id=item_id, kind=kind.name, actor=actor, post=post,
-        created_at=happening.created_at, liked_by_me=False,
-    )  # fmt: skip
+def _event(happening: Happening, post: Post) -> Event:
     return Event(
-        item_id=item_id,
-        actor_id=actor.pk,
-        post_id=post.pk,
+        item_id=store.post_item_id(post_id=post.pk),
+        actor_id=happening.actor_id,
+        post=post,
         score=store.score_of(happening.created_at),
-        message=live.feed_item_message_parts(item),
     )
+
+
+@dataclass(slots=True)
+class Grouped:
+    """One event's message for a set of followers, built once per group of followers who
+    see the same item (same kind, actor, likers, count, time); liked_by_me is the two
+    variants of each group. ``followers``: who gets it (the ones it is still kept for, in
+    order); ``choice``: per follower, the index of its tail (``2 * group + liked``)."""
+
+    tails: list[str]
+    followers: list[int]
+    choice: list[int]
+
+    def write(self, event: Event) -> store.Write:
+        return (event.item_id, event.score, live.FEED_ITEM_HEAD, self.tails, self.followers,
+                self.choice)  # fmt: skip
+
+    def batches(
+        self, uids: Sequence[int], seqs: Sequence[int]
+    ) -> list[tuple[tuple[str, str, str], list[tuple[int, int, bool]]]]:
+        """Per group, its message and (follower, seq, liked) for the followers logged
+        (``live.feed_items_publish``): the text each socket gets is exactly what its
+        event log holds."""
+        where = dict(zip(self.followers, self.choice, strict=True))
+        entries: dict[int, list[tuple[int, int, bool]]] = {}
+        for uid, seq in zip(uids, seqs, strict=True):
+            if seq:
+                entries.setdefault(where[uid] // 2, []).append((uid, seq, bool(where[uid] % 2)))
+        head = live.FEED_ITEM_HEAD
+        return [
+            ((head, self.tails[2 * g], self.tails[2 * g + 1]), group)
+            for g, group in sorted(entries.items())
+        ]
+
+
+def group(
+    event: Event,
+    happening: Happening,
+    fans: Sequence[int],
+    contexts: dict[tuple[int, int], PostContext],
+) -> Grouped:
+    """The live message of one event for each of these followers, grouped.
+
+    Why per group and not per follower: the item a follower sees depends on whom *they*
+    follow (``kind``, ``actor``, ``likers``), read for the whole chunk in the one context
+    query the fan-out already made for liked_by_me (``post_contexts``). Most followers of a
+    liker follow none of the post's other likers and share one group, so a chunk costs a
+    few serialisations, not one per follower, and Redis still writes each follower once in
+    the chunk's one Lua call (``store.fanout_write_many``), picking the group's tail. What
+    the message says is true when it is built; a page read recomputes it all the same.
+    A follower for whom nothing keeps the item (the like was taken back meanwhile, the
+    follow undone) is left out: no entry, no event."""
+    post = event.post
+    index: dict[tuple[Any, ...], int] = {}
+    grouped = Grouped([], [], [])
+    for uid in fans:
+        context = contexts.get((uid, post.pk), NOTHING)
+        if not context.kept:
+            continue
+        key = (context.follows_author, context.likers, context.likers_count,
+               context.last_liked_at)  # fmt: skip
+        g = index.get(key)
+        if g is None:
+            g = index[key] = len(index)
+            item = feed_item_json(
+                post=post, context=context, liked_by_me=False, at=happening.created_at
+            )
+            grouped.tails += live.feed_item_tails(item)
+        grouped.followers.append(uid)
+        grouped.choice.append(2 * g + (1 if context.liked_by_me else 0))
+    return grouped
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,35 +347,33 @@ def fanout(*, kind: str, ids: list[int]) -> list[int]:
     if not small:
         return big
     posts = social_selectors.posts_by_id(post_ids={h.post_id for h in small})
-    actors = social_selectors.users_by_id(user_ids={h.actor_id for h in small})
     followers = social_selectors.followers_of(user_ids={h.actor_id for h in small})
 
     planned: list[tuple[Plan, list[int]]] = []
     for h in small:
-        post, actor = posts.get(h.post_id), actors.get(h.actor_id)
-        if post is None or actor is None:
+        post = posts.get(h.post_id)
+        if post is None:
             continue
         fans = followers.get(h.actor_id, [])
-        planned.append((Plan(h, _event(k, h, actor, post), len(fans)), fans))
+        if k.reaches_actor:
+            fans = [*fans, h.actor_id]
+        planned.append((Plan(h, _event(h, post), len(fans)), fans))
 
-    # liked_by_me of every (follower, post) of the batch, in one query, before writing:
+    # The context of every (follower, post) of the batch, in one query, before writing:
     # each event's entries and live events then go together in one Lua call.
-    liked = liked_pairs((uid, plan.event.post_id) for plan, fans in planned for uid in fans)
-    liked_by = [
-        {uid for uid in fans if (uid, plan.event.post_id) in liked} for plan, fans in planned
-    ]
+    contexts = post_contexts(
+        (uid, plan.event.post.pk, plan.event.post.author_id)
+        for plan, fans in planned
+        for uid in fans
+    )
+    groups = [group(plan.event, plan.happening, fans, contexts) for plan, fans in planned]
     seqs = store.fanout_write_many(
-        [
-            (plan.event.item_id, plan.event.score, plan.event.message, fans, by)
-            for (plan, fans), by in zip(planned, liked_by, strict=True)
-        ]
+        [g.write(plan.event) for (plan, _), g in zip(planned, groups, strict=True)]
     )
     batches = [
-        (
-            plan.event.message,
-            [(uid, seq, uid in by) for uid, seq in zip(fans, new_seqs, strict=True) if seq],
-        )
-        for (plan, fans), by, new_seqs in zip(planned, liked_by, seqs, strict=True)
+        batch
+        for g, new_seqs in zip(groups, seqs, strict=True)
+        for batch in g.batches(g.followers, new_seqs)
     ]
     counters.count(counters.FANOUT_ENTRIES, sum(len(entries) for _, entries in batches))
     live.feed_items_publish(batches)
@@ -267,13 +396,13 @@ def _counts_publish(post_ids: Collection[int]) -> None:
 
 def _cleanup(k: Kind, reached: Sequence[tuple[Plan, list[int]]]) -> None:
     """Removed while we wrote (an unlike whose own task may already have run)? Take its
-    items out of the feeds this run put them in."""
+    item out of the feeds this run put it in, where nothing else keeps it."""
     if not reached:
         return
     standing = k.standing([plan.happening.id for plan, _ in reached])
     for plan, fans in reached:
         if plan.happening.id not in standing and fans:
-            store.feed_remove(item_ids=[plan.event.item_id], user_ids=fans)
+            unfeed(post_id=plan.event.post.pk, user_ids=fans)
 
 
 def _complete(k: Kind, plans: Sequence[Plan]) -> None:
@@ -339,18 +468,19 @@ def fanout_range(
         return
     happening = owed[0]
     post = social_selectors.posts_by_id(post_ids=[happening.post_id]).get(happening.post_id)
-    actor = social_selectors.users_by_id(user_ids=[happening.actor_id]).get(happening.actor_id)
-    if post is None or actor is None:
+    if post is None:
         return
-    plan = Plan(happening, _event(k, happening, actor, post), followers)
-    pages = social_selectors.follower_ids(
+    plan = Plan(happening, _event(happening, post), followers)
+    pages: Iterable[list[int]] = social_selectors.follower_ids(
         user_id=happening.actor_id, chunk_size=FOLLOWER_PAGE, after=after, upto=upto
     )
+    if k.reaches_actor and index == 0:
+        pages = itertools.chain([[happening.actor_id]], pages)
     # A celebrity's event is logged as a live event only for the followers online: a
     # million replay-log entries would be written for sockets that mostly do not exist.
     live_for_all = followers <= settings.FANOUT_LIVE_ALL_MAX
     reached = deliver(
-        plan.event, _slices(pages, settings.FANOUT_CHUNK_SIZE), live_for_all=live_for_all
+        plan.event, happening, _slices(pages, settings.FANOUT_CHUNK_SIZE), live_for_all=live_for_all
     )
     _cleanup(k, [(plan, reached)])
     if store.chunk_done(job=f"{kind}:{event_id}", index=index, total=total):
@@ -358,60 +488,134 @@ def fanout_range(
 
 
 def deliver(
-    event: Event, followers: Iterable[list[int]], *, live_for_all: bool = True
+    event: Event,
+    happening: Happening,
+    followers: Iterable[list[int]],
+    *,
+    live_for_all: bool = True,
 ) -> list[int]:
     """Write the event into each chunk of followers' feeds and push it live: to every
     follower (``live_for_all``: entry and live event written together, one Lua call per
-    chunk), or, for a very big fan-out, to the ones online only. Returns who got it."""
+    chunk, after one context query per chunk), or, for a very big fan-out, to the ones
+    online only (the context asked only for them). Returns who got it."""
     reached: list[int] = []
+    post = event.post
     for chunk in followers:
         if live_for_all:
-            liked_by = _likers(event.post_id, chunk)
-            seqs = store.fanout_write(
-                item_id=event.item_id, score=event.score, message=event.message,
-                followers=chunk, liked_by=liked_by,
-            )  # fmt: skip
-            pushed = [(uid, seq) for uid, seq in zip(chunk, seqs, strict=True) if seq]
-            counters.count(counters.FANOUT_ENTRIES, len(pushed))
+            grouped = group(event, happening, chunk, _contexts_of(post, chunk))
+            (seqs,) = store.fanout_write_many([grouped.write(event)])
+            batches = grouped.batches(grouped.followers, seqs)
+            counters.count(counters.FANOUT_ENTRIES, sum(1 for s in seqs if s))
         else:
+            # Every follower of the actor follows someone who likes the post (or its
+            # author): the item is kept for each while the event stands (``_cleanup``).
             added, online = store.feeds_add(
                 item_id=event.item_id, score=event.score, followers=chunk
             )
             counters.count(counters.FANOUT_ENTRIES, added)
-            # liked_by_me differs per follower: asked only for those who get the message.
-            liked_by = _likers(event.post_id, online)
-            seqs = store.events_log(message=event.message, user_ids=online, liked_by=liked_by)
-            pushed = list(zip(online, seqs, strict=True))
-        live.feed_items_publish(
-            [(event.message, [(uid, seq, uid in liked_by) for uid, seq in pushed])]
-        )
+            grouped = group(event, happening, online, _contexts_of(post, online))
+            seqs = store.events_log(
+                head=live.FEED_ITEM_HEAD, tails=grouped.tails, user_ids=grouped.followers,
+                choice=grouped.choice,
+            )  # fmt: skip
+            batches = grouped.batches(grouped.followers, seqs)
+        live.feed_items_publish(batches)
         reached += chunk
     return reached
 
 
-def _likers(post_id: int, user_ids: list[int]) -> set[int]:
+def _contexts_of(post: Post, user_ids: Sequence[int]) -> dict[tuple[int, int], PostContext]:
     if not user_ids:
-        return set()
-    return {uid for uid, _ in liked_pairs((uid, post_id) for uid in user_ids)}
+        return {}
+    return post_contexts((uid, post.pk, post.author_id) for uid in user_ids)
 
 
 # --- removals --------------------------------------------------------------------------------
 
 
-def unfanout(*, kind: str, items: list[tuple[int, int, int]]) -> None:
-    """Take removed events (``(id, actor, post)``: the rows are gone) out of the actors'
-    followers' feeds; publish the posts' counts (kinds that move one)."""
+def unfeed(*, post_id: int, user_ids: Sequence[int], live_all: bool = True) -> list[int]:
+    """Take a post's item out of these users' feeds where nothing keeps it there any more
+    (CONTRACT: the post is gone, or they follow neither its author nor anyone who likes
+    it), each with a ``feed.remove`` logged under their next seq and published (for a very
+    big removal, ``live_all`` False, only to the users online). Two queries and one Lua
+    call; returns who lost it."""
+    if not user_ids:
+        return []
+    post = social_selectors.posts_by_id(post_ids=[post_id]).get(post_id)
+    if post is None:
+        gone = list(user_ids)
+    else:
+        contexts = _contexts_of(post, user_ids)
+        gone = [uid for uid in user_ids if not contexts.get((uid, post_id), NOTHING).kept]
+    item_id = store.post_item_id(post_id=post_id)
+    seqs = store.unfeed(item_id=item_id, user_ids=gone, live_all=live_all)
+    head, tail = live.feed_remove_message_parts(item_id)
+    logged = [(uid, seq, False) for uid, seq in zip(gone, seqs, strict=True) if seq]
+    if logged:
+        live.feed_items_publish([((head, tail, tail), logged)])
+    return gone
+
+
+def unfanout(
+    *, kind: str, items: list[tuple[int, int, int]], counts_of: Collection[int] | None = None
+) -> None:
+    """Take removed events (``(id, actor, post)``: the rows are gone) back: the post's item
+    leaves the feeds of the actor's followers (and the actor's own, for a kind that reaches
+    it) where nothing else keeps it; publish the counts of the posts (``counts_of``, default
+    the items' posts) for kinds that move one. Big accounts' items are split into chunk
+    tasks before this (``feed.tasks.unfanout``, ``unfanout_range``)."""
     k = kind_of(kind)
-    for event_id, actor_id, post_id in items:
-        item_id = k.item_id(actor_id=actor_id, event_id=event_id, post_id=post_id)
-        for chunk in social_selectors.follower_ids(
-            user_id=actor_id, chunk_size=settings.FANOUT_CHUNK_SIZE
-        ):
-            store.feed_remove(item_ids=[item_id], user_ids=chunk)
+    for _, actor_id, post_id in items:
+        live_all = live_for_all(actor_id)
+        for chunk in removal_audience(kind=kind, actor_id=actor_id):
+            unfeed(post_id=post_id, user_ids=chunk, live_all=live_all)
     if k.moves_count:
-        _counts_publish({post_id for _, _, post_id in items})
+        _counts_publish(set(counts_of) if counts_of is not None else {p for _, _, p in items})
     for hook in _REMOVED.get(kind, []):
         hook(items)
+
+
+def live_for_all(actor_id: int) -> bool:
+    return social_selectors.follower_count(user_id=actor_id) <= settings.FANOUT_LIVE_ALL_MAX
+
+
+def removal_audience(
+    *, kind: str, actor_id: int, after: int = 0, upto: int | None = None
+) -> Iterator[list[int]]:
+    """Whose feeds an event's removal visits, in chunks: the actor's followers with ids in
+    (after, upto] (and the actor, in the first range, for a kind that reaches the actor)."""
+    if kind_of(kind).reaches_actor and after == 0:
+        yield [actor_id]
+    pages = social_selectors.follower_ids(
+        user_id=actor_id, chunk_size=FOLLOWER_PAGE, after=after, upto=upto
+    )
+    yield from _slices(pages, settings.FANOUT_CHUNK_SIZE)
+
+
+def unfanout_split(*, actor_id: int) -> list[tuple[int, int]]:
+    """How a big account's removal is cut for chunk tasks (as ``fanout_split``): follower
+    id ranges (after, upto]; none for an account at or below ``FANOUT_BULK_THRESHOLD``."""
+    if social_selectors.follower_count(user_id=actor_id) <= settings.FANOUT_BULK_THRESHOLD:
+        return []
+    bounds = social_selectors.follower_id_boundaries(
+        user_id=actor_id, every=settings.FANOUT_BULK_CHUNK
+    )
+    return list(zip([0, *bounds[:-1]], bounds, strict=True))
+
+
+def unfanout_range(*, kind: str, item: tuple[int, int, int], after: int, upto: int) -> None:
+    """One chunk task of a big account's removal: followers with ids in (after, upto]."""
+    _, actor_id, post_id = item
+    live_all = live_for_all(actor_id)
+    for chunk in removal_audience(kind=kind, actor_id=actor_id, after=after, upto=upto):
+        unfeed(post_id=post_id, user_ids=chunk, live_all=live_all)
+
+
+def events_about(post_ids: Collection[int]) -> dict[str, list[tuple[int, int, int]]]:
+    """Every kind's events about these posts, ``(id, actor, post)`` (read before a post's
+    deletion takes them with it): whose followers' feeds its removal must visit."""
+    found = {k.name: k.about(post_ids) for k in KINDS.values() if k.about is not None}
+    return {name: items for name, items in found.items() if items}
 
 
 # --- the post kind ---------------------------------------------------------------------------
@@ -430,10 +634,6 @@ def _posts_standing(ids: Collection[int]) -> set[int]:
     return set(social_selectors.posts_by_id(post_ids=ids))
 
 
-def _posts_times(ids: Collection[int]) -> dict[int, datetime]:
-    return {p.pk: p.created_at for p in social_selectors.posts_by_id(post_ids=ids).values()}
-
-
 def _posts_done(ids: list[int]) -> set[int]:
     return social_outbox.posts_mark_fanned_out(post_ids=ids)
 
@@ -443,14 +643,15 @@ def _posts_owed(older_than: timedelta) -> list[int]:
 
 
 # A post is its own outbox, as a like is (``social.outbox``: ``fanned_out_at IS NULL``):
-# besides its late-acked task's redelivery, the sweeper re-queues a post still owed.
+# besides its late-acked task's redelivery, the sweeper re-queues a post still owed. It
+# reaches its author's own feed too.
 POST = Kind(
     name="post",
     load=_posts_load,
     standing=_posts_standing,
     done=_posts_done,
-    times=_posts_times,
     owed=_posts_owed,
+    reaches_actor=True,
 )
 register_kind(POST)
 
@@ -467,15 +668,35 @@ def follow_backfill(*, follower_id: int, followee_id: int) -> None:
     store.feed_add_quietly(
         user_id=follower_id,
         items=[
-            (store.post_item_id(author_id=followee_id, post_id=pid), store.score_of(created))
-            for pid, created in recent
+            (store.post_item_id(post_id=pid), store.score_of(created)) for pid, created in recent
         ],
     )
     if not social_selectors.follow_exists(follower_id=follower_id, followee_id=followee_id):
-        store.feed_remove_actor(user_id=follower_id, actor_id=followee_id)
+        follow_undo(follower_id=follower_id, followee_id=followee_id)
 
 
 def follow_undo(*, follower_id: int, followee_id: int) -> None:
-    """An unfollow removes everything the followee put into the follower's feed."""
-    if not social_selectors.follow_exists(follower_id=follower_id, followee_id=followee_id):
-        store.feed_remove_actor(user_id=follower_id, actor_id=followee_id)
+    """An unfollow takes out of the follower's feed every post nothing keeps there any more
+    (the followee's, unless someone they still follow likes it; the ones the followee liked,
+    unless by someone they follow or liked by another), each with a ``feed.remove``. The
+    item names only the post, so the whole feed (at most FEED_MAX_ITEMS) is checked: one
+    read, two queries."""
+    if social_selectors.follow_exists(follower_id=follower_id, followee_id=followee_id):
+        return
+    post_ids = store.feed_post_ids(user_id=follower_id)
+    if not post_ids:
+        return
+    posts = social_selectors.posts_by_id(post_ids=post_ids)
+    contexts = post_contexts((follower_id, p.pk, p.author_id) for p in posts.values())
+    for post_id in post_ids:
+        if post_id in posts and not contexts.get((follower_id, post_id), NOTHING).kept:
+            unfeed_known(post_id=post_id, user_id=follower_id)
+
+
+def unfeed_known(*, post_id: int, user_id: int) -> None:
+    """``unfeed`` for one user already known to have no reason to hold the post."""
+    item_id = store.post_item_id(post_id=post_id)
+    (seq,) = store.unfeed(item_id=item_id, user_ids=[user_id])
+    if seq:
+        head, tail = live.feed_remove_message_parts(item_id)
+        live.feed_items_publish([((head, tail, tail), [(user_id, seq, False)])])

@@ -234,19 +234,35 @@ class BoundedPubSubChannelLayer(RedisPubSubChannelLayer):
 # --- the messages a socket gets: one builder per type --------------------------------------
 
 
-def feed_item_message_parts(item: dict[str, Any]) -> tuple[str, str, str]:
-    """Split a ``feed.item`` message around its seq, once per fan-out, for both liked states.
+FEED_ITEM_HEAD = '{"type":"feed.item","seq":'
+FEED_REMOVE_HEAD = '{"type":"feed.remove","seq":'
 
-    The message differs per follower only in ``seq`` and ``item.post.liked_by_me``; Redis
-    (``feed.store``'s Lua, for the event log) and ``feed_items_deliver`` (for the socket)
-    splice them in, so Python serialises the item twice per fan-out, not once per follower.
-    """
-    head = '{"type":"feed.item","seq":'
+
+def feed_item_tails(item: dict[str, Any]) -> tuple[str, str]:
+    """A ``feed.item`` message after its seq, for both liked states (not liked, liked)."""
     tails = []
     for liked in (False, True):
         variant = {**item, "post": {**item["post"], "liked_by_me": liked}}
         tails.append(',"item":' + json.dumps(variant, separators=(",", ":")) + "}")
-    return head, tails[0], tails[1]
+    return tails[0], tails[1]
+
+
+def feed_item_message_parts(item: dict[str, Any]) -> tuple[str, str, str]:
+    """Split a ``feed.item`` message around its seq, once per group of followers who see the
+    same item, for both liked states.
+
+    The message differs per follower only in ``seq`` and ``item.post.liked_by_me`` (and,
+    for a like, in the social context: ``feed.fanout`` groups followers by it); Redis
+    (``feed.store``'s Lua, for the event log) and ``feed_items_deliver`` (for the socket)
+    splice them in, so Python serialises an item twice per group, not once per follower.
+    """
+    return (FEED_ITEM_HEAD, *feed_item_tails(item))
+
+
+def feed_remove_message_parts(item_id: str) -> tuple[str, str]:
+    """A ``feed.remove`` message around its seq: (head, tail), logged and delivered as a
+    ``feed.item`` is (the same seq counter, log and batch channel)."""
+    return FEED_REMOVE_HEAD, ',"id":' + json.dumps(item_id) + "}"
 
 
 def feed_item(seq: int, text: str) -> dict[str, Any]:

@@ -1,15 +1,29 @@
-"""Reading a home feed: item refs from Redis, rendered with three queries (no N+1)."""
+"""Reading a home feed: post items from Redis, rendered with two queries (no N+1).
+
+A feed member names a post only (``p:<post>``); what the item says about it (``kind``,
+``actor``, ``likers``, ``likers_count``, ``created_at``) is computed here, for the whole
+page at once: the posts with their authors (one query), then their context for the reader
+(one grouped query: the people the reader follows who like each post, newest first, how
+many, the reader's own likes, whether the reader follows each author;
+``fanout.post_contexts``). So a page costs the same number of queries whatever its size.
+
+An item whose reason to be there is gone (the post was deleted; the reader follows neither
+its author nor anyone who likes it, and it is not theirs) is dropped from the page and from
+Redis; the removals that tell open pages (``feed.remove``) happen where the change happens
+(``fanout.unfeed``), this only catches what a page sees first. Members written before a post
+had one item (``ItemRef.legacy``: one per like) are rewritten as the post's item as pages
+meet them (its first, newest, one kept; the others dropped), so feeds survive the change.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from social import selectors as social_selectors
 
 from . import store
-from .fanout import feed_item_json, kind_of, liked_pairs
+from .fanout import NOTHING, feed_item_json, post_contexts
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,49 +35,27 @@ class FeedPage:
 def feed_page(*, viewer_id: int, limit: int, before: str | None) -> FeedPage:
     refs, next_cursor = store.feed_page(user_id=viewer_id, limit=limit, before=before)
     posts = social_selectors.posts_by_id(post_ids=(r.post_id for r in refs))
-    actors = social_selectors.users_by_id(user_ids=(r.actor_id for r in refs))
-    liked = {post_id for _, post_id in liked_pairs((viewer_id, post_id) for post_id in posts)}
-    # When each event happened, asked of its kind (one query per kind on the page); an
-    # event that is gone has no time, and its item is dropped.
-    by_kind: dict[str, set[int]] = {}
-    for ref in refs:
-        if ref.event_id is not None:
-            by_kind.setdefault(ref.kind, set()).add(ref.event_id)
-    times = {
-        (kind, event_id): moment
-        for kind, ids in by_kind.items()
-        for event_id, moment in _times(kind, ids).items()
-    }
+    contexts = post_contexts((viewer_id, p.pk, p.author_id) for p in posts.values())
 
-    items, stale = [], []
+    items, stale, seen, rewritten = [], [], set(), []
     for ref in refs:
-        post, actor = posts.get(ref.post_id), actors.get(ref.actor_id)
-        if post is None:
-            created_at = None
-        elif ref.event_id is None:
-            created_at = post.created_at
-        else:
-            created_at = times.get((ref.kind, ref.event_id))
-        if actor is None or post is None or created_at is None:
-            stale.append(ref.id)  # a deleted post, or an unlike whose cleanup has not run
+        post = posts.get(ref.post_id)
+        context = contexts.get((viewer_id, ref.post_id), NOTHING)
+        if ref.post_id in seen:  # a second member for one post: only an old-style one
+            if ref.legacy:
+                stale.append(ref.id)
             continue
-        items.append(
-            feed_item_json(
-                item_id=ref.id,
-                kind=ref.kind,
-                actor=actor,
-                post=post,
-                created_at=created_at,
-                liked_by_me=post.pk in liked,
-            )
-        )
+        if post is None or not context.kept:
+            stale.append(ref.id)  # deleted, or nothing keeps it
+            continue
+        seen.add(ref.post_id)
+        if ref.legacy:
+            stale.append(ref.id)
+            rewritten.append((store.post_item_id(post_id=ref.post_id), float(ref.score)))
+        if not post.author.is_active:
+            continue  # hidden while the author is deactivated, back if they return
+        items.append(feed_item_json(post=post, context=context, liked_by_me=context.liked_by_me))
+    store.feed_add_quietly(user_id=viewer_id, items=rewritten)
     if stale:
         store.feed_remove(item_ids=stale, user_ids=[viewer_id])
     return FeedPage(items=items, next=next_cursor)
-
-
-def _times(kind: str, ids: set[int]) -> dict[int, datetime]:
-    try:
-        return kind_of(kind).times(ids)
-    except LookupError:  # a kind no longer served: its items are stale
-        return {}

@@ -13,7 +13,13 @@ class FeedItemOut(serializers.Serializer):
     kind = serializers.ChoiceField(choices=["post", "like"])
     actor = UserRefOut()
     post = PostOut()
-    created_at = serializers.DateTimeField()
+    likers = UserRefOut(
+        many=True, help_text="people you follow who like the post, newest first, at most 3"
+    )
+    likers_count = serializers.IntegerField(
+        help_text="how many of the people you follow like the post"
+    )
+    created_at = serializers.DateTimeField(help_text="the latest activity that placed the item")
 
 
 class FeedPageOut(serializers.Serializer):

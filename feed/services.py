@@ -1,4 +1,4 @@
-"""Writes that change other people's feeds: posting, following, unfollowing.
+"""Writes that change other people's feeds: posting, deleting a post, following, unfollowing.
 
 Each calls the ``social`` service that changes the rows, then does the feed work only after
 commit (``feed.queue.on_commit``: nothing is queued or written for a row that may still roll
@@ -11,6 +11,8 @@ from collections.abc import Callable
 
 from django.db import transaction
 
+from config.exceptions import Forbidden
+from social import selectors as social_selectors
 from social import services as social_services
 from social.models import Post, User
 
@@ -38,6 +40,23 @@ def after_follow(hook: Callable[..., None]) -> None:
 def _follow_hooks_on_commit(*, follower: User, followee: User, following: bool) -> None:
     for hook in _FOLLOW_HOOKS:
         queue.on_commit(hook, follower_id=follower.pk, followee_id=followee.pk, following=following)
+
+
+def post_delete(*, user: User, post_id: int) -> None:
+    """Delete one's own post (404 unknown, 403 someone else's). Its item leaves every feed
+    through the pipeline's removal (``fanout.unfanout``, chunked for big accounts): the
+    author's and their followers' feeds (the post kind), and the feeds of the followers of
+    everyone who liked it (each kind's events about it, read before the rows go), each
+    with a ``feed.remove`` for the open pages."""
+    with transaction.atomic():
+        post = social_selectors.post_get(post_id=post_id)
+        if post.author_id != user.pk:
+            raise Forbidden(f"post {post_id} is not yours to delete")
+        about = fanout.events_about([post.pk])
+        social_services.post_delete(post=post)
+        queue.unfanout_on_commit(fanout.POST.name, [(post_id, user.pk, post_id)])
+        for kind, items in about.items():
+            queue.unfanout_on_commit(kind, items)
 
 
 # A follow changes one feed by at most FOLLOW_BACKFILL_POSTS items: done in the request,

@@ -2,9 +2,11 @@
 
 Per user ``u`` (``P`` is ``settings.REDIS_PREFIX``):
 
-- ``P:feed:u``   sorted set, the home feed. Member = the feed item's stable id, score = the
-  event's time in epoch milliseconds. Trimmed to ``FEED_MAX_ITEMS``; ``ZADD NX`` makes a
-  re-run fan-out add nothing.
+- ``P:feed:u``   sorted set, the home feed. Member = the post's one item id ``p:<post>``,
+  score = the latest activity that placed it there (the post's writing, or the newest like
+  of it by someone u follows) in epoch milliseconds. Trimmed to ``FEED_MAX_ITEMS``. Writes
+  are ``ZADD GT CH``: a newer like moves the item up (same member), a re-run or an older
+  like changes nothing (and then logs no event).
 - ``P:seq:u``    integer, the last ``seq`` given to a live event of this user.
 - ``P:events:u`` stream of this user's live events, entry id ``<seq>-0``, field ``m`` = the
   JSON message as sent on the socket. Bounded in length and age; ``resume`` reads it.
@@ -12,9 +14,11 @@ Per user ``u`` (``P`` is ``settings.REDIS_PREFIX``):
   seconds), renewed while a socket of theirs is open, so it lapses ``PRESENCE_TTL_S``
   after the last one closed. A very big fan-out logs live events only for these users.
 
-Item ids carry what removing them needs: ``post:<author>:<post>`` and, for every other kind
-of event, ``<kind>:<actor>:<event>:<post>`` (``like:<actor>:<like>:<post>``), so unfollow can
-drop an actor's items without a lookup and unlike can name its item exactly.
+A post is in a feed at most once, whatever placed it there: the member names only the post,
+and who placed it (the author, the followees who like it) is read at page time from
+PostgreSQL (``feed.selectors``). A member whose reason to be there is gone is removed with
+a ``feed.remove`` event (``unfeed``: an unlike, an unfollow, a deleted post), logged under
+the same seq counter as ``feed.item``.
 
 Writes for many users happen inside Redis (one Lua script call per chunk of followers):
 DESIGN.md measured ≈590,000 entries/s that way against ≈170,000/s for pipelined ZADDs. The
@@ -47,6 +51,8 @@ from redis.commands.core import Script
 
 from config.redis import get_async_redis, get_redis
 
+from . import live
+
 
 def _key(kind: str, user_id: int) -> str:
     return f"{settings.REDIS_PREFIX}:{kind}:{user_id}"
@@ -64,44 +70,29 @@ def seq_key(user_id: int) -> str:
     return _key("seq", user_id)
 
 
-def post_item_id(*, author_id: int, post_id: int) -> str:
-    return f"post:{author_id}:{post_id}"
-
-
-def like_item_id(*, actor_id: int, like_id: int, post_id: int) -> str:
-    return item_id(kind="like", actor_id=actor_id, event_id=like_id, post_id=post_id)
-
-
-def item_id(*, kind: str, actor_id: int, event_id: int, post_id: int) -> str:
-    """The feed item id of any kind of event: ``<kind>:<actor>:<event>:<post>``; a post's
-    own item is ``post:<author>:<post>`` (its event is the post)."""
-    if kind == "post":
-        return post_item_id(author_id=actor_id, post_id=post_id)
-    return f"{kind}:{actor_id}:{event_id}:{post_id}"
+def post_item_id(*, post_id: int) -> str:
+    """A post's one item id in every feed that holds it, whatever placed it there (its
+    writing, or likes of it by people the reader follows): ``p:<post>``."""
+    return f"p:{post_id}"
 
 
 @dataclass(frozen=True, slots=True)
 class ItemRef:
-    """What an item id says: its kind, who acted, the post, and the event (for every kind
-    but a post's own item, whose event is the post: None)."""
+    """What a feed member says: the post. ``legacy`` marks members written before a post
+    had one item per feed (``post:<author>:<post>``, ``like:<actor>:<like>:<post>``): a
+    page read rewrites them as the post's ``p:`` item (``feed.selectors``)."""
 
     id: str
-    kind: str
-    actor_id: int
     post_id: int
-    event_id: int | None
     score: str
-
-    @property
-    def like_id(self) -> int | None:
-        return self.event_id if self.kind == "like" else None
+    legacy: bool = False
 
     @classmethod
     def parse(cls, item_id: str, score: str) -> ItemRef:
         parts = item_id.split(":")
-        if parts[0] == "post":
-            return cls(item_id, "post", int(parts[1]), int(parts[2]), None, score)
-        return cls(item_id, parts[0], int(parts[1]), int(parts[3]), int(parts[2]), score)
+        if parts[0] == "p":
+            return cls(item_id, int(parts[1]), score)
+        return cls(item_id, int(parts[-1]), score, legacy=True)
 
 
 def score_of(moment: datetime) -> float:
@@ -110,16 +101,17 @@ def score_of(moment: datetime) -> float:
 
 # The writer of a very big fan-out (a celebrity's like).
 # ARGV: key prefix, item id, score, max items, now (epoch s), follower ids (comma-separated).
-# Adds the item to each follower's feed (NX: a re-run adds nothing) and trims the feed only
-# when it grew past its bound. Returns how many feeds took the item, and which of those
-# followers are online (one ZMSCORE for the chunk): the ones that get a live event.
+# Adds the item to each follower's feed or moves it up (GT CH: a re-run or an older activity
+# changes nothing) and trims the feed only when it grew past its bound. Returns how many
+# feeds took the item, and which of those followers are online (one ZMSCORE for the
+# chunk): the ones that get a live event.
 _FEEDS_ADD_LUA = """
 local prefix, member, score = ARGV[1], ARGV[2], ARGV[3]
 local max_items, now = tonumber(ARGV[4]), tonumber(ARGV[5])
 local added = {}
 for id in string.gmatch(ARGV[6], '%d+') do
     local feed = prefix .. 'feed:' .. id
-    if redis.call('ZADD', feed, 'NX', score, member) == 1 then
+    if redis.call('ZADD', feed, 'GT', 'CH', score, member) == 1 then
         added[#added + 1] = id
         if redis.call('ZCARD', feed) > max_items then
             redis.call('ZREMRANGEBYRANK', feed, 0, -(max_items + 1))
@@ -141,24 +133,26 @@ return {#added, online}
 # The writer of every other fan-out: feed entry and live event together, in one script, so
 # a worker killed mid-fan-out leaves no entry without its event (a re-run adds neither).
 # KEYS: per follower (feed, seq, events). ARGV: item id, score, max items, log length, log
-# ttl, message head (JSON up to the seq), the two message tails (item with liked_by_me
-# false / true: ``feed.live.feed_item_message_parts``), then per follower "0" or "1"
-# choosing the tail. Returns per follower the new seq, or 0 where the feed already held the
-# item (a re-run).
+# ttl, message head (JSON up to the seq), the number of message tails n, the n tails (the
+# item as each group of followers sees it: ``feed.live.feed_item_tails``), then per follower
+# the number of its tail.
+# Returns per follower the new seq, or 0 where the feed already held the item at that score
+# or later (a re-run, or an older like than the one that placed it).
 _FANOUT_LUA = """
 local member, score = ARGV[1], ARGV[2]
 local max_items, log_len, log_ttl = tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
-local head, tails = ARGV[6], {ARGV[7], ARGV[8]}
+local head, ntails = ARGV[6], tonumber(ARGV[7])
+local choice = 7 + ntails
 local seqs = {}
 for i = 1, #KEYS / 3 do
     local feed, seqk, events = KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i]
-    if redis.call('ZADD', feed, 'NX', score, member) == 1 then
+    if redis.call('ZADD', feed, 'GT', 'CH', score, member) == 1 then
         if redis.call('ZCARD', feed) > max_items then
             redis.call('ZREMRANGEBYRANK', feed, 0, -(max_items + 1))
         end
         local seq = redis.call('INCR', seqk)
         redis.call('XADD', events, 'MAXLEN', '~', log_len, seq .. '-0',
-                   'm', head .. seq .. tails[tonumber(ARGV[8 + i]) + 1])
+                   'm', head .. seq .. ARGV[7 + tonumber(ARGV[choice + i])])
         redis.call('EXPIRE', events, log_ttl)
         seqs[i] = seq
     else
@@ -170,19 +164,49 @@ return seqs
 
 # Live events for the online followers of a very big fan-out, after ``_FEEDS_ADD_LUA``.
 # KEYS: per user (seq, events). ARGV: log length, log ttl, message head (JSON up to the
-# seq), the two message tails (item with liked_by_me false / true), then per user "0" or
-# "1" choosing the tail. Returns each user's new seq.
+# seq), the number of tails n, the n tails, then per user the number of its tail. Returns
+# each user's new seq.
 _EVENTS_LOG_LUA = """
 local log_len, log_ttl = ARGV[1], tonumber(ARGV[2])
-local head, tails = ARGV[3], {ARGV[4], ARGV[5]}
+local head, ntails = ARGV[3], tonumber(ARGV[4])
+local choice = 4 + ntails
 local seqs = {}
 for i = 1, #KEYS / 2 do
     local seqk, events = KEYS[2 * i - 1], KEYS[2 * i]
     local seq = redis.call('INCR', seqk)
     redis.call('XADD', events, 'MAXLEN', '~', log_len, seq .. '-0',
-               'm', head .. seq .. tails[tonumber(ARGV[5 + i]) + 1])
+               'm', head .. seq .. ARGV[4 + tonumber(ARGV[choice + i])])
     redis.call('EXPIRE', events, log_ttl)
     seqs[i] = seq
+end
+return seqs
+"""
+
+# Taking one item out of feeds, with its ``feed.remove`` event where a feed held it.
+# KEYS: per user (feed, seq, events). ARGV: item id, log length, log ttl, message head (JSON
+# up to the seq), message tail, the online set's key ("" to log for everyone), now (epoch
+# s), then per user its id. Logs an event only where the item was there and, for a very big
+# removal, only for the users online (as the fan-out does). Returns per user the seq, or 0.
+_UNFEED_LUA = """
+local member, log_len, log_ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local head, tail, online, now = ARGV[4], ARGV[5], ARGV[6], tonumber(ARGV[7])
+local seqs = {}
+for i = 1, #KEYS / 3 do
+    seqs[i] = 0
+    if redis.call('ZREM', KEYS[3 * i - 2], member) == 1 then
+        local live = online == ''
+        if not live then
+            local until_ = redis.call('ZSCORE', online, ARGV[7 + i])
+            live = until_ and tonumber(until_) > now
+        end
+        if live then
+            local seq = redis.call('INCR', KEYS[3 * i - 1])
+            redis.call('XADD', KEYS[3 * i], 'MAXLEN', '~', log_len, seq .. '-0',
+                       'm', head .. seq .. tail)
+            redis.call('EXPIRE', KEYS[3 * i], log_ttl)
+            seqs[i] = seq
+        end
+    end
 end
 return seqs
 """
@@ -195,20 +219,6 @@ end
 return #KEYS
 """
 
-# KEYS[1]: one feed. ARGV[1]: actor id. Removes every item that actor caused, of any kind
-# (item ids are ``<kind>:<actor>:…``).
-_REMOVE_ACTOR_LUA = """
-local actor = ':' .. ARGV[1] .. ':'
-local removed = 0
-for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-    local colon = string.find(member, ':', 1, true)
-    if colon and string.sub(member, colon, colon + #actor - 1) == actor then
-        removed = removed + redis.call('ZREM', KEYS[1], member)
-    end
-end
-return removed
-"""
-
 _scripts: dict[str, Script] = {}
 
 
@@ -219,16 +229,15 @@ def _script(source: str) -> Script:
 
 
 def feeds_add(*, item_id: str, score: float, followers: Sequence[int]) -> tuple[int, list[int]]:
-    """Add one item to each follower's feed (a very big fan-out); returns how many feeds
-    took it (it was not there yet) and which of those followers are online, in order."""
+    """Add one item to each follower's feed or move it up (a very big fan-out); returns how
+    many feeds took it (new, or newer than what placed it) and which of those followers are
+    online, in order."""
     return feeds_add_many([(item_id, score, followers)])[0]
 
 
-def events_log(
-    *, message: tuple[str, str, str], user_ids: Sequence[int], liked_by: set[int]
-) -> list[int]:
-    """Log a ``feed.item`` for each of these users under their next seq; returns the seqs."""
-    return events_log_many([(message, user_ids, liked_by)])[0]
+# One item's write to a group of feeds: item id, score, message head, message tails, the
+# followers, and per follower the index of its tail.
+Write = tuple[str, float, str, Sequence[str], Sequence[int], Sequence[int]]
 
 
 def fanout_write(
@@ -239,18 +248,20 @@ def fanout_write(
     followers: Sequence[int],
     liked_by: set[int],
 ) -> list[int]:
-    """Add one item to each follower's feed and log its live event, atomically per chunk;
-    returns each follower's new seq (0: the feed already had it, nothing logged)."""
-    return fanout_write_many([(item_id, score, message, followers, liked_by)])[0]
+    """Add one item to each follower's feed (or move it up) and log its live event,
+    atomically per chunk, with a two-variant message (not liked / liked); returns each
+    follower's new seq (0: the feed already had it at that score or later, nothing logged)."""
+    head, unliked, liked = message
+    choice = [1 if uid in liked_by else 0 for uid in followers]
+    return fanout_write_many([(item_id, score, head, (unliked, liked), followers, choice)])[0]
 
 
-def fanout_write_many(
-    batch: Sequence[tuple[str, float, tuple[str, str, str], Sequence[int], set[int]]],
-) -> list[list[int]]:
-    """``fanout_write`` for several items in one pipelined round trip."""
+def fanout_write_many(batch: Sequence[Write]) -> list[list[int]]:
+    """``fanout_write`` for several items, each with its own message variants, in one
+    pipelined round trip: one Lua call per item, one write per follower inside it."""
     script = _script(_FANOUT_LUA)
     pipe = get_redis().pipeline(transaction=False)
-    for item_id, score, (head, tail_unliked, tail_liked), followers, liked_by in batch:
+    for item_id, score, head, tails, followers, choice in batch:
         if not followers:
             continue
         keys: list[str] = []
@@ -258,12 +269,29 @@ def fanout_write_many(
             keys += (feed_key(uid), seq_key(uid), events_key(uid))
         argv: list[Any] = [
             item_id, repr(score), settings.FEED_MAX_ITEMS, settings.FEED_EVENT_LOG_LENGTH,
-            settings.FEED_EVENT_LOG_TTL_S, head, tail_unliked, tail_liked,
+            settings.FEED_EVENT_LOG_TTL_S, head, len(tails), *tails,
         ]  # fmt: skip
-        argv += ["1" if uid in liked_by else "0" for uid in followers]
+        argv += [c + 1 for c in choice]
         script(keys=keys, args=argv, client=pipe)
     answers = iter(pipe.execute() if len(pipe) else [])
-    return [[int(s) for s in next(answers)] if followers else [] for _, _, _, followers, _ in batch]
+    return [[int(s) for s in next(answers)] if w[4] else [] for w in batch]
+
+
+def unfeed(*, item_id: str, user_ids: Sequence[int], live_all: bool = True) -> list[int]:
+    """Take an item out of these users' feeds and, where a feed held it, log and return a
+    ``feed.remove`` under the user's next seq (only for the users online unless
+    ``live_all``); per user the seq, or 0. The caller publishes (``feed.events``)."""
+    if not user_ids:
+        return []
+    head, tail = live.feed_remove_message_parts(item_id)
+    keys: list[str] = []
+    for uid in user_ids:
+        keys += (feed_key(uid), seq_key(uid), events_key(uid))
+    argv: list[Any] = [
+        item_id, settings.FEED_EVENT_LOG_LENGTH, settings.FEED_EVENT_LOG_TTL_S, head, tail,
+        "" if live_all else online_key(), int(time.time()), *user_ids,
+    ]  # fmt: skip
+    return [int(s) for s in _script(_UNFEED_LUA)(keys=keys, args=argv)]
 
 
 def feed_add_quietly(*, user_id: int, items: Iterable[tuple[str, float]]) -> None:
@@ -271,18 +299,21 @@ def feed_add_quietly(*, user_id: int, items: Iterable[tuple[str, float]]) -> Non
     mapping = {item_id: score for item_id, score in items}
     if mapping:
         pipe = get_redis().pipeline()
-        pipe.zadd(feed_key(user_id), mapping, nx=True)
+        pipe.zadd(feed_key(user_id), mapping, gt=True)
         pipe.zremrangebyrank(feed_key(user_id), 0, -(settings.FEED_MAX_ITEMS + 1))
         pipe.execute()
 
 
 def feed_remove(*, item_ids: Sequence[str], user_ids: Sequence[int]) -> None:
+    """Take items out quietly (stale ones a page read found: nothing to tell anyone)."""
     if item_ids and user_ids:
         _script(_REMOVE_LUA)(keys=[feed_key(u) for u in user_ids], args=list(item_ids))
 
 
-def feed_remove_actor(*, user_id: int, actor_id: int) -> int:
-    return int(_script(_REMOVE_ACTOR_LUA)(keys=[feed_key(user_id)], args=[actor_id]))
+def feed_post_ids(*, user_id: int) -> list[int]:
+    """The posts one feed holds (at most ``FEED_MAX_ITEMS``), legacy members included."""
+    members = get_redis().zrange(feed_key(user_id), 0, -1)
+    return [ItemRef.parse(m.decode(), "0").post_id for m in cast(list[bytes], members)]
 
 
 def feed_page(*, user_id: int, limit: int, before: str | None) -> tuple[list[ItemRef], str | None]:
@@ -326,7 +357,7 @@ def encode_cursor(ref: ItemRef) -> str:
 # which Redis refuses (a 500), and int() takes "١٢" or "+1" in an id.
 _CURSOR = re.compile(
     r"(-?[0-9]{1,20}(?:\.[0-9]{1,20})?(?:e[-+]?[0-9]{1,3})?)"  # the score
-    r"\|(post(?::[0-9]{1,18}){2}|like(?::[0-9]{1,18}){3})"  # the item id
+    r"\|(p:[0-9]{1,18}|post(?::[0-9]{1,18}){2}|like(?::[0-9]{1,18}){3})"  # the item id
 )
 
 
@@ -435,25 +466,33 @@ def feeds_add_many(
     return result
 
 
+def events_log(
+    *, head: str, tails: Sequence[str], user_ids: Sequence[int], choice: Sequence[int]
+) -> list[int]:
+    """Log a live event for each of these users under their next seq (``head + seq +
+    tails[choice[i]]``); returns the seqs."""
+    return events_log_many([(head, tails, user_ids, choice)])[0]
+
+
 def events_log_many(
-    batch: Sequence[tuple[tuple[str, str, str], Sequence[int], set[int]]],
+    batch: Sequence[tuple[str, Sequence[str], Sequence[int], Sequence[int]]],
 ) -> list[list[int]]:
-    """``events_log`` for several (message, users, liked_by) in one pipelined round trip."""
+    """``events_log`` for several (head, tails, users, choice) in one pipelined round trip."""
     script = _script(_EVENTS_LOG_LUA)
     pipe = get_redis().pipeline(transaction=False)
     sent = 0
-    for (head, tail_unliked, tail_liked), user_ids, liked_by in batch:
+    for head, tails, user_ids, choice in batch:
         if not user_ids:
             continue
         keys: list[str] = []
         for uid in user_ids:
             keys += (seq_key(uid), events_key(uid))
         argv: list[Any] = [
-            settings.FEED_EVENT_LOG_LENGTH, settings.FEED_EVENT_LOG_TTL_S,
-            head, tail_unliked, tail_liked,
+            settings.FEED_EVENT_LOG_LENGTH, settings.FEED_EVENT_LOG_TTL_S, head, len(tails),
+            *tails,
         ]  # fmt: skip
-        argv += ["1" if uid in liked_by else "0" for uid in user_ids]
+        argv += [c + 1 for c in choice]
         script(keys=keys, args=argv, client=pipe)
         sent += 1
     answers = iter(pipe.execute() if sent else [])
-    return [[int(s) for s in next(answers)] if user_ids else [] for _, user_ids, _ in batch]
+    return [[int(s) for s in next(answers)] if b[2] else [] for b in batch]

@@ -5,14 +5,14 @@ Every edge queues through ``feed.queue``; whatever the kind, a batch of ids goes
 ``fanout`` and removals to ``unfanout``.
 
 Routing (``CELERY_TASK_ROUTES`` in settings): everything runs on the ``fanout`` queue except
-``fanout_chunk``, which goes to ``fanout_bulk``, served by its own worker with prefetch 1,
-so a celebrity's million-follower like never sits in front of ordinary ones.
+``fanout_chunk`` and ``unfanout_chunk``, which go to ``fanout_bulk``, served by its own worker
+with prefetch 1, so a celebrity's million-follower like never sits in front of ordinary ones.
 
 Acknowledgement: every fan-out task acks late, and a pool process that dies mid-task hands
 its message back (``reject_on_worker_lost``), so its batch is redelivered at once: after a
 kill -9 of a pool child every feed is complete within seconds (``make chaos``, "s to
 consistent"), where an early ack left it to the sweeper's minute (60-90 s). All are safe to
-run twice (``ZADD NX``; an event is marked done once). A dead worker's unacked messages
+run twice (``ZADD GT CH``; an event is marked done once). A dead worker's unacked messages
 return after the broker's visibility timeout; likes and posts, whose rows are their own
 outbox (``fanned_out_at IS NULL``), are also re-queued by the sweeper after
 FANOUT_OWED_AFTER_S.
@@ -39,7 +39,7 @@ from . import fanout as pipeline
 
 log = logging.getLogger(__name__)
 
-# Safe to run twice (ZADD NX; an event is marked done once), so safe to redeliver.
+# Safe to run twice (ZADD GT CH; an event is marked done once), so safe to redeliver.
 LATE_ACK = {"ignore_result": True, "acks_late": True, "reject_on_worker_lost": True}
 
 
@@ -68,7 +68,22 @@ def fanout_chunk(
 
 @shared_task(**LATE_ACK)
 def unfanout(kind: str, items: list[list[int]]) -> None:
-    pipeline.unfanout(kind=kind, items=[(i, actor, post) for i, actor, post in items])
+    """Removals, as the fan-out: a big account's event split into chunk tasks on the bulk
+    queue (``fanout_bulk``), the rest done here as one batch."""
+    small: list[tuple[int, int, int]] = []
+    for event_id, actor, post in items:
+        ranges = pipeline.unfanout_split(actor_id=actor)
+        for after, upto in ranges:
+            unfanout_chunk.delay(kind, [event_id, actor, post], after, upto)
+        if not ranges:
+            small.append((event_id, actor, post))
+    pipeline.unfanout(kind=kind, items=small, counts_of=[post for _, _, post in items])
+
+
+@shared_task(**LATE_ACK)
+def unfanout_chunk(kind: str, item: list[int], after: int, upto: int) -> None:
+    event_id, actor, post = item
+    pipeline.unfanout_range(kind=kind, item=(event_id, actor, post), after=after, upto=upto)
 
 
 @shared_task(ignore_result=True)

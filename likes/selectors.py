@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db import connection
@@ -52,9 +52,95 @@ def liked_pairs(*, pairs: Iterable[tuple[int, int]]) -> set[tuple[int, int]]:
     return {pair for pair in rows if pair in wanted}
 
 
-def like_times(*, like_ids: Iterable[int]) -> dict[int, datetime]:
-    """When each of these likes was made; likes that no longer exist are absent."""
-    return dict(Like.objects.filter(pk__in=set(like_ids)).values_list("pk", "created_at"))
+# The social context of posts for their readers, in one statement (``feed.fanout.
+# post_contexts``): the people each reader follows who like each post (the newest 3, and how
+# many), the readers' own likes of the posts, and which of the posts' authors they follow.
+# Readers and posts come as two lists (a page: one reader, its posts; a fan-out chunk: its
+# followers, one post; a batch: both), and the pairs not asked for are dropped afterwards.
+# The readers' id range bounds the scan of each liker's followers: a chunk's followers are a
+# run of ascending ids (keyset pages), so a liker with many followers (the one whose like is
+# being fanned out, every time) is read for that run only, not whole for every chunk.
+_CONTEXTS_SQL = """
+SELECT 0, uid, post_id, user_id, username, created_at, n FROM (
+    SELECT f.follower_id AS uid, l.post_id, l.user_id, u.username, l.created_at,
+           row_number() OVER (PARTITION BY f.follower_id, l.post_id
+                              ORDER BY l.created_at DESC, l.id DESC) AS rn,
+           count(*) OVER (PARTITION BY f.follower_id, l.post_id) AS n
+    FROM likes_like l
+    JOIN social_follow f ON f.followee_id = l.user_id
+        AND f.follower_id BETWEEN %(lo)s AND %(hi)s AND f.follower_id = ANY(%(u)s)
+    JOIN social_user u ON u.id = l.user_id AND u.is_active
+    WHERE l.post_id = ANY(%(p)s)
+) ranked WHERE rn <= 3
+UNION ALL
+SELECT 1, user_id, post_id, NULL, NULL, NULL, NULL FROM likes_like
+WHERE user_id = ANY(%(u)s) AND post_id = ANY(%(p)s)
+UNION ALL
+SELECT 2, follower_id, NULL, followee_id, NULL, NULL, NULL FROM social_follow
+WHERE follower_id = ANY(%(u)s) AND followee_id = ANY(%(a)s)
+"""
+
+
+@dataclass(slots=True)
+class _Context:
+    liked_by_me: bool = False
+    likers: list[tuple[datetime, int, str]] = field(default_factory=list)
+    likers_count: int = 0
+
+
+def post_contexts(
+    *, triples: list[tuple[int, int, int]]
+) -> dict[tuple[int, int], tuple[bool, bool, list[tuple[int, str]], int, datetime | None]]:
+    """For each (reader, post, author): (follows the author or is them, likes it, the people
+    they follow who like it newest first (id, username; at most 3), how many they are, when
+    the newest of them liked it). One query whatever the number of readers and posts."""
+    if not triples:
+        return {}
+    readers = sorted({t[0] for t in triples})
+    found: dict[tuple[int, int], _Context] = {}
+    follows: set[tuple[int, int]] = set()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _CONTEXTS_SQL,
+            {
+                "u": readers,
+                "lo": readers[0],
+                "hi": readers[-1],
+                "p": sorted({t[1] for t in triples}),
+                "a": sorted({t[2] for t in triples}),
+            },
+        )
+        for part, uid, post_id, other, name, at, n in cursor.fetchall():
+            if part == 2:
+                follows.add((uid, other))
+                continue
+            context = found.setdefault((uid, post_id), _Context())
+            if part == 0:
+                context.likers.append((at, other, name))
+                context.likers_count = n
+            else:
+                context.liked_by_me = True
+    result = {}
+    for uid, post_id, author_id in triples:
+        c = found.get((uid, post_id), _Context())
+        c.likers.sort(key=lambda row: (row[0], row[1]), reverse=True)
+        follows_author = uid == author_id or (uid, author_id) in follows
+        if not (follows_author or c.liked_by_me or c.likers):
+            continue
+        result[(uid, post_id)] = (
+            follows_author,
+            c.liked_by_me,
+            [(liker, name) for _, liker, name in c.likers],
+            c.likers_count,
+            c.likers[0][0] if c.likers else None,
+        )
+    return result
+
+
+def likes_of_posts(*, post_ids: Iterable[int]) -> list[tuple[int, int, int]]:
+    """Every like of these posts as (like, liker, post)."""
+    rows = Like.objects.filter(post_id__in=set(post_ids)).values_list("pk", "user_id", "post_id")
+    return [(r[0], r[1], r[2]) for r in rows]
 
 
 @dataclass(frozen=True, slots=True)

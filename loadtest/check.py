@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -21,7 +20,7 @@ from django.conf import settings
 from django.db import connection
 
 from config.redis import get_redis
-from feed import store
+from feed import fanout, store
 
 MAX_FEEDS_SCANNED = 5_000
 
@@ -118,8 +117,8 @@ def check(*, since: datetime, post_ids: list[int]) -> CheckResult:
                 result.missing.append((item, uid))
         pending.clear()
 
-    for like_id, user_id, post_id, created_at in likes:
-        item = store.like_item_id(actor_id=user_id, like_id=like_id, post_id=post_id)
+    for _like_id, user_id, post_id, created_at in likes:
+        item = store.post_item_id(post_id=post_id)
         for uid in followers[user_id]:
             pending.append((item, uid, store.score_of(created_at)))
             result.deliveries_checked += 1
@@ -129,25 +128,31 @@ def check(*, since: datetime, post_ids: list[int]) -> CheckResult:
 
     feeds = sorted({uid for fs in followers.values() for uid in fs})[:MAX_FEEDS_SCANNED]
     result.feeds_scanned = len(feeds)
-    like_refs: dict[int, list[store.ItemRef]] = {}
+    held: list[tuple[int, store.ItemRef]] = []
     for i in range(0, len(feeds), 500):
         pipe = r.pipeline(transaction=False)
         for uid in feeds[i : i + 500]:
             pipe.zrange(store.feed_key(uid), 0, -1)
         for uid, members in zip(feeds[i : i + 500], pipe.execute(), strict=True):
-            refs = [store.ItemRef.parse(m.decode(), "0") for m in members]
-            like_refs[uid] = [ref for ref in refs if ref.like_id is not None]
-    existing = {
-        row[0]
-        for row in _rows(
-            "SELECT id FROM likes_like WHERE id = ANY(%s)",
-            [list({ref.like_id for refs in like_refs.values() for ref in refs})],
+            held += [(uid, store.ItemRef.parse(m.decode(), "0")) for m in members]
+    # A post is one member per feed by construction; an old-style member (one per like)
+    # is a duplicate of the post's item. Stale: nothing keeps the post in that feed any more
+    # (its author not followed and no followed liker left), the rule a page read applies.
+    result.duplicates += [(uid, ref.id) for uid, ref in held if ref.legacy]
+    authors = dict(
+        _rows(
+            "SELECT id, author_id FROM social_post WHERE id = ANY(%s)",
+            [list({ref.post_id for _, ref in held})],
         )
-    }
-    for uid, refs in like_refs.items():
-        pairs = Counter((ref.actor_id, ref.post_id) for ref in refs)
-        result.duplicates += [(uid, f"{a}:{p}") for (a, p), n in pairs.items() if n > 1]
-        result.stale += [(uid, ref.id) for ref in refs if ref.like_id not in existing]
+    )
+    contexts = fanout.post_contexts(
+        (uid, ref.post_id, authors[ref.post_id]) for uid, ref in held if ref.post_id in authors
+    )
+    result.stale += [
+        (uid, ref.id)
+        for uid, ref in held
+        if not ref.legacy and not contexts.get((uid, ref.post_id), fanout.NOTHING).kept
+    ]
     return result
 
 

@@ -6,9 +6,10 @@ this file reads (``LOADTEST_PLAN``: tokens, posts, where to put raw samples). Tw
 - ``LikeUser`` (FastHttpUser): likes and unlikes posts as a seeded account (``Authorization:
   Token``), popular posts more often (Zipf), at a total rate of ``LOADTEST_RATE`` likes/s.
 - ``FeedSocketUser``: holds ``/ws/`` open as a seeded account that follows the likers and
-  measures, for every ``feed.item`` of kind ``like``, the time from the like's
-  ``created_at`` (stored by PostgreSQL) to its arrival: the like → follower latency.
-  A feed item id seen twice on one socket is reported as a failure.
+  measures, for every ``feed.item`` a like placed or moved (it has ``likers``), the time
+  from the like's ``created_at`` (stored by PostgreSQL) to its arrival: the like →
+  follower latency. A post is one item that each newer like moves up: the same item with
+  the same ``created_at`` seen twice on one socket is reported as a failure.
 """
 
 from __future__ import annotations
@@ -94,13 +95,14 @@ class FeedSocketUser(User):
             self.stop()
             return
         message = json.loads(raw)
-        if message.get("type") != "feed.item" or message["item"]["kind"] != "like":
+        if message.get("type") != "feed.item" or not message["item"]["likers"]:
             return
         item = message["item"]
-        if item["id"] in self.seen:
-            self._fire("duplicate feed.item", 0, len(raw), ValueError(item["id"]))
+        key = f"{item['id']}@{item['created_at']}"
+        if key in self.seen:
+            self._fire("duplicate feed.item", 0, len(raw), ValueError(key))
             return
-        self.seen.add(item["id"])
+        self.seen.add(key)
         created = datetime.fromisoformat(item["created_at"].replace("Z", "+00:00"))
         ms = (time.time() - created.timestamp()) * 1000.0
         SAMPLES.append(ms)

@@ -1,4 +1,7 @@
+from typing import Any
+
 from django.apps import AppConfig
+from django.db.models.signals import pre_delete
 
 
 class NotificationsConfig(AppConfig):
@@ -23,3 +26,12 @@ class NotificationsConfig(AppConfig):
         fanout.after_done("like", like_notifications_add)
         fanout.after_removed("like", like_notifications_remove)
         feed_services.after_follow(follow_notification_change)
+        # A post's deletion (whoever deletes it: the author through feed.services, the
+        # admin) takes its notifications first, telling their recipients' open pages.
+        pre_delete.connect(_post_notifications_delete, sender="social.Post", weak=False)
+
+
+def _post_notifications_delete(sender: Any, instance: Any, **kwargs: Any) -> None:
+    from .grouping import post_notifications_delete
+
+    post_notifications_delete(post_ids=[instance.pk])

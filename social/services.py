@@ -64,3 +64,9 @@ def post_create(*, author: User, body: str) -> Post:
     # Owed a fan-out until the pipeline marks it (``social.outbox``): the caller queues it
     # after commit, and the sweeper re-queues it if that message is lost.
     return Post.objects.create(author=author, body=body, fanned_out_at=None)
+
+
+def post_delete(*, post: Post) -> None:
+    """Delete a post; its likes go with it (and whatever else hangs on the post: the
+    ``on_delete=CASCADE`` of each model that points at it). Who may is the caller's check."""
+    post.delete()

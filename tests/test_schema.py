@@ -14,6 +14,7 @@ CONTRACT = {
     ("delete", "/api/users/{username}/follow/"): "200",
     ("post", "/api/posts/"): "201",
     ("get", "/api/posts/{post_id}/"): "200",
+    ("delete", "/api/posts/{post_id}/"): "204",
     ("post", "/api/posts/{post_id}/like/"): "200",
     ("delete", "/api/posts/{post_id}/like/"): "200",
     ("get", "/api/users/{username}/posts/"): "200",
@@ -47,6 +48,8 @@ def test_schema_shapes_match_the_contract(live_server_url):
         "kind",
         "actor",
         "post",
+        "likers",
+        "likers_count",
         "created_at",
     }
     assert set(schemas["LikeStateOut"]["properties"]) == {

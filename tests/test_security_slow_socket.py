@@ -143,7 +143,7 @@ def test_a_users_feed_and_event_log_stay_bounded_in_length_and_age():
     with override_settings(FEED_MAX_ITEMS=50, FEED_EVENT_LOG_LENGTH=10, FEED_EVENT_LOG_TTL_S=60):
         for n in range(1000):
             store.fanout_write(
-                item_id=store.post_item_id(author_id=1, post_id=n), score=float(n),
+                item_id=store.post_item_id(post_id=n), score=float(n),
                 message=message, followers=[follower], liked_by=set(),
             )  # fmt: skip
         r = get_redis()

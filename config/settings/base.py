@@ -172,6 +172,7 @@ CELERY_TASK_DEFAULT_QUEUE = "fanout"
 # served by its own worker, so ordinary fan-outs on "fanout" never wait behind it.
 CELERY_TASK_ROUTES = {
     "feed.tasks.fanout_chunk": {"queue": "fanout_bulk"},
+    "feed.tasks.unfanout_chunk": {"queue": "fanout_bulk"},
     # Mail waits on someone else's SMTP server: its own queue and worker, never in the way.
     "notifications.tasks.send_like_mail": {"queue": "mail"},
 }

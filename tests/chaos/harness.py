@@ -444,17 +444,24 @@ def table(audits: list[Audit]) -> str:
 def audit_events(
     r: redis.Redis, events_key: Callable[[int], str], follower_ids: Iterable[int]
 ) -> tuple[int, dict[int, set[str]]]:
-    """Duplicate live events across followers' logs, and the item ids each log holds."""
+    """Duplicate live events across followers' logs, and the item ids each log holds. A post
+    is one item that each newer like moves up (a ``feed.item`` per move): a duplicate is the
+    same item logged twice for the same activity (same ``created_at``)."""
     import json
 
     duplicates, logged = 0, {}
     for uid in follower_ids:
         seen: set[str] = set()
+        moves: set[tuple[str, str]] = set()
         entries: list[tuple[str, dict[str, str]]] = r.xrange(events_key(uid))  # type: ignore[assignment]
         for _, fields in entries:
-            item_id = json.loads(fields["m"])["item"]["id"]
-            duplicates += item_id in seen
-            seen.add(item_id)
+            message = json.loads(fields["m"])
+            if message["type"] != "feed.item":
+                continue
+            item = message["item"]
+            duplicates += (item["id"], item["created_at"]) in moves
+            moves.add((item["id"], item["created_at"]))
+            seen.add(item["id"])
         logged[uid] = seen
     return duplicates, logged
 
@@ -523,13 +530,13 @@ def audit_run(
 
     expected: dict[int, set[str]] = {f: set() for fs in followers_of.values() for f in fs}
     for row in stored.values():
-        item = store.like_item_id(actor_id=row.user_id, like_id=row.id, post_id=row.post_id)
+        item = store.post_item_id(post_id=row.post_id)
         for follower in followers_of.get(row.user_id, []):
             expected[follower].add(item)
     for post in posts:
-        item = store.post_item_id(author_id=post.author_id, post_id=post.id)
-        for follower in followers_of.get(post.author_id, []):
-            expected[follower].add(item)
+        item = store.post_item_id(post_id=post.id)
+        for reader in (post.author_id, *followers_of.get(post.author_id, [])):
+            expected.setdefault(reader, set()).add(item)  # a post reaches its author too
     with override_settings(REDIS_PREFIX=PREFIX):  # the chaos stack's key layout
         for follower, items in expected.items():
             held = set(r.zrange(store.feed_key(follower), 0, -1))

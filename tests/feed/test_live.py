@@ -75,7 +75,7 @@ def test_followers_get_feed_items_with_seq_rising_by_one(ws_url, make_user, api)
     assert sorted(m["item"]["post"]["id"] for m in got) == [p["id"] for p in posts]
     item = got[0]["item"]
     assert item["kind"] == "post" and item["actor"]["id"] == author["id"]
-    assert item["id"] == f"post:{author['id']}:{posts[0]['id']}"
+    assert item["id"] == f"p:{posts[0]['id']}"
 
 
 def test_liker_is_told_when_the_fan_out_reached_everyone(ws_url, make_user, api):
@@ -168,6 +168,80 @@ def test_a_socket_that_never_resumes_gets_events_after_its_handshake(ws_url, mak
         message, _ = receive_until(ws, is_type("feed.item"))
         assert message["item"]["post"]["body"] == "after"
         assert [m for m in drain(ws) if m["type"] == "feed.item"] == []
+
+
+def is_feed_event(message):
+    return message["type"] in ("feed.item", "feed.remove")
+
+
+def test_unlike_unfollow_and_delete_remove_the_item_live_and_resume_replays_it(
+    ws_url, make_user, api
+):
+    author, liker, fan, writer = make_user(), make_user(), make_user(), make_user()
+    api(fan).put(f"/api/users/{liker['username']}/follow/")
+    post = api(author).post("/api/posts/", json={"body": "x"}).json()
+    item_id = f"p:{post['id']}"
+    with ws_connect(ws_url, token=fan["token"]) as ws:
+        ws.send('{"type": "resume", "after": 0}')
+        api(liker).post(f"/api/posts/{post['id']}/like/")
+        placed, _ = receive_until(ws, is_feed_event)
+        assert (placed["type"], placed["seq"], placed["item"]["id"]) == ("feed.item", 1, item_id)
+        assert placed["item"]["likers"] == [{"id": liker["id"], "username": liker["username"]}]
+        api(liker).delete(f"/api/posts/{post['id']}/like/")  # unlike: nothing keeps it
+        removed, _ = receive_until(ws, is_feed_event)
+        assert removed == {"type": "feed.remove", "seq": 2, "id": item_id}
+        api(liker).post(f"/api/posts/{post['id']}/like/")
+        assert receive_until(ws, is_feed_event)[0]["seq"] == 3
+        api(fan).delete(f"/api/users/{liker['username']}/follow/")  # unfollow
+        assert receive_until(ws, is_feed_event)[0] == {
+            "type": "feed.remove", "seq": 4, "id": item_id,
+        }  # fmt: skip
+        api(fan).put(f"/api/users/{writer['username']}/follow/")
+        own = api(writer).post("/api/posts/", json={"body": "soon gone"}).json()
+        assert receive_until(ws, is_feed_event)[0]["seq"] == 5
+    # Deleted while the page is away: resume replays the removal.
+    assert api(writer).delete(f"/api/posts/{own['id']}/").status_code == 204
+    wait_until(lambda: api(fan).get("/api/feed/").json()["items"] == [])
+    with ws_connect(ws_url, token=fan["token"]) as ws:
+        ws.send('{"type": "resume", "after": 0}')
+        replayed = [receive_until(ws, is_feed_event)[0] for _ in range(6)]
+    assert [(m["type"], m["seq"]) for m in replayed] == [
+        ("feed.item", 1), ("feed.remove", 2), ("feed.item", 3), ("feed.remove", 4),
+        ("feed.item", 5), ("feed.remove", 6),
+    ]  # fmt: skip
+    assert replayed[-1]["id"] == f"p:{own['id']}"
+
+
+def test_resume_past_the_kept_log_is_told_resume_gap(ws_url, make_user, api):
+    from config.redis import get_redis
+    from feed import store
+
+    author, fan = make_user(), make_user()
+    api(fan).put(f"/api/users/{author['username']}/follow/")
+    for i in range(3):
+        api(author).post("/api/posts/", json={"body": f"p{i}"})
+    r = get_redis()
+    wait_until(lambda: r.xlen(store.events_key(fan["id"])) == 3)
+    r.xtrim(
+        store.events_key(fan["id"]), minid="3-0", approximate=False
+    )  # the log lost seqs 1 and 2
+    with ws_connect(ws_url, token=fan["token"]) as ws:
+        ws.send('{"type": "resume", "after": 0}')
+        gap, before = receive_until(ws, is_type("resume.gap"))
+        assert gap == {"type": "resume.gap", "after": 0, "oldest": 3} and before == []
+        assert receive_until(ws, is_feed_event)[0]["seq"] == 3  # then what is kept
+        ws.send('{"type": "resume", "after": 3}')  # nothing missed: no gap
+        ws.send('{"type": "dance"}')
+        assert receive_until(ws, is_type("error"))[1] == []
+    for after in (1, 100):  # 100: ahead of the counter (Redis lost its data)
+        r.delete(store.events_key(fan["id"]))  # the log expired as a whole
+        last = int(r.get(store.seq_key(fan["id"])) or 0)
+        with ws_connect(ws_url, token=fan["token"]) as ws:
+            ws.send(f'{{"type": "resume", "after": {after}}}')
+            gap, _ = receive_until(ws, is_type("resume.gap"))
+            assert gap == {"type": "resume.gap", "after": after, "oldest": last + 1}
+            api(author).post("/api/posts/", json={"body": "live"})
+            assert receive_until(ws, is_feed_event)[0]["seq"] >= 4  # and live goes on
 
 
 MALFORMED = [

@@ -12,7 +12,8 @@
  *   like_count: number, likes_version: number, liked_by_me: boolean
  * }} Post
  * @typedef {{
- *   id: string, kind: "post" | "like", actor: UserRef, post: Post, created_at: string
+ *   id: string, kind: "post" | "like", actor: UserRef, post: Post,
+ *   likers: UserRef[], likers_count: number, created_at: string
  * }} FeedItem
  * @typedef {{ items: FeedItem[], next: string | null }} FeedPage
  * @typedef {{ post_id: number, liked: boolean, like_count: number, likes_version: number }} LikeAnswer
@@ -159,6 +160,9 @@ export const api = {
 
   /** @returns {Promise<Post>} */
   post: (/** @type {number} */ id) => request("GET", `/api/posts/${id}/`),
+
+  /** Delete one's own post (204). @returns {Promise<null>} */
+  deletePost: (/** @type {number} */ id) => request("DELETE", `/api/posts/${id}/`),
 
   /** @returns {Promise<LikeAnswer>} */
   setLiked: (/** @type {number} */ postId, /** @type {boolean} */ liked) =>

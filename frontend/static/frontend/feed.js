@@ -1,14 +1,17 @@
-// The home feed: renders FeedItems, newest first, each event once.
+// The home feed: renders FeedItems, newest first, each post once.
 //
 // Items come from three places: pages of GET /api/feed/, live `feed.item`
 // messages, and the person's own new posts. All go through `merge`, which
-// drops an item already on screen (by its `id`) and puts the others in time
-// order. When the person has scrolled into the feed, whatever lands above
+// puts new items in time order and, for an item already on screen (same
+// `id`: a post has one item), redraws it in its new place (a new like by
+// someone you follow moves it to the top with its new "liked by" line). A
+// live `feed.remove` takes the card out (`remove`); a `resume.gap` reloads
+// the whole list (`reload`). Cards are drawn by `card.js`. When the person has scrolled into the feed, whatever lands above
 // what they are reading is compensated by scrolling, so the text under their
 // eyes does not move, and a "N new" pill offers the way back to the top.
 
 import { api, ApiError } from "./api.js";
-import { avatar, h, postTimeLink, svg, userLink } from "./dom.js";
+import { renderPostCard } from "./card.js";
 import { toast } from "./toast.js";
 
 /** @typedef {import("./api.js").FeedItem} FeedItem */
@@ -18,11 +21,6 @@ import { toast } from "./toast.js";
 const PAGE_SIZE = 20;
 /** The server takes at most this many posts in one subscription (WS_MAX_SUBSCRIBED_POSTS). */
 const MAX_SUBSCRIBED_POSTS = 200;
-
-const SMALL_HEART = `
-<svg class="context-icon" viewBox="0 0 24 24" width="14" height="14" aria-hidden="true" focusable="false">
-  <path d="M12 21s-7.5-4.6-9.6-9.1C.9 8.6 2.9 4.5 6.8 4.5c2.2 0 3.6 1.2 5.2 3.1 1.6-1.9 3-3.1 5.2-3.1 3.9 0 5.9 4.1 4.4 7.4C19.5 16.4 12 21 12 21z"/>
-</svg>`;
 
 /**
  * @typedef {object} FeedElements
@@ -96,6 +94,28 @@ export class FeedView {
     return this.refreshing;
   }
 
+  /**
+   * Start again from the newest page: after a `resume.gap` the server no
+   * longer has the events this page missed (removals among them), so what
+   * is on screen is replaced by what the feed holds now.
+   * @returns {Promise<void>}
+   */
+  async reload() {
+    let page;
+    try {
+      page = await api.feed({ limit: PAGE_SIZE });
+    } catch (error) {
+      this.loadFailed(error);
+      return;
+    }
+    this.elements.list.replaceChildren();
+    this.rendered.clear();
+    this.next = page.next;
+    this.loaded = true;
+    this.showUnseen(0);
+    this.merge(page.items);
+  }
+
   async loadMore() {
     if (!this.next) return;
     const button = this.elements.loadMore;
@@ -136,29 +156,54 @@ export class FeedView {
   }
 
   /**
-   * The person's own new post. Feeds hold what the people you follow do, so
-   * it is shown here, on this page, as the person's own item.
+   * The person's own new post, at once: it is in their own feed too, under
+   * the same id (`p:<post>`), so the socket's copy of it only redraws it.
    * @param {Post} post
    */
   addOwnPost(post) {
     const item = {
-      id: `own-post:${post.id}`,
+      id: `p:${post.id}`,
       kind: /** @type {const} */ ("post"),
       actor: post.author,
       post,
+      likers: [],
+      likers_count: 0,
       created_at: post.created_at,
     };
     this.merge([item], { live: true });
   }
 
   /**
-   * Put items on screen in time order, skipping those already there.
+   * An item left the feed (an unlike, an unfollow, a deleted post).
+   * @param {string} id
+   */
+  remove(id) {
+    const element = this.rendered.get(id);
+    if (!element) return;
+    element.remove();
+    this.rendered.delete(id);
+    this.drawFooter();
+    this.onPostsChanged(this.postIds());
+  }
+
+  /**
+   * Put items on screen in time order. An item already there (same id) is
+   * redrawn where its time now puts it, unless nothing about it changed.
    * @param {FeedItem[]} items
    * @param {{ live?: boolean, older?: boolean }} [options]
    *   live: new events (highlighted); older: a page from "Load more"
    */
   merge(items, { live = false, older = false } = {}) {
-    const fresh = items.filter((item) => !this.rendered.has(item.id));
+    const fresh = items.filter((item) => {
+      const shown = this.rendered.get(item.id);
+      if (!shown) return true;
+      if (shown.dataset.signature === signature(item)) return false;
+      if (!older) {
+        shown.remove(); // drawn again below, in its new place
+        this.rendered.delete(item.id);
+      }
+      return !older;
+    });
     if (!fresh.length) return;
 
     const atTop = this.isAtTop();
@@ -173,6 +218,7 @@ export class FeedView {
       // "Load more" brings it in its place.
       if (!older && this.next && time < oldest) continue;
       const element = this.renderItem(item);
+      element.dataset.signature = signature(item);
       if (live) element.classList.add(atTop ? "slide-in" : "is-new");
       this.insertInOrder(element, time);
       this.rendered.set(item.id, element);
@@ -225,64 +271,12 @@ export class FeedView {
    * @returns {HTMLElement}
    */
   renderItem(item) {
-    const { post, actor } = item;
-    const attrs = {
-      class: `card feed-item feed-item-${item.kind}`,
-      "data-testid": "feed-item",
-      "data-item-id": item.id,
-      "data-post-id": post.id,
-      "data-kind": item.kind,
-      "data-time": Date.parse(item.created_at),
-    };
-
-    if (item.kind === "like") {
-      const whose =
-        post.author.username === this.viewer
-          ? "your post"
-          : [userLink(post.author.username), "’s post"];
-      return h(
-        "article",
-        attrs,
-        h("p", { class: "item-context" }, svg(SMALL_HEART), this.name(actor.username), " liked ", whose,
-          h("span", { class: "dot", "aria-hidden": "true" }, " · "), postTimeLink(post.id, item.created_at)),
-        h("div", { class: "quoted-post" }, this.renderPost(post)),
-      );
-    }
-    return h("article", attrs, this.renderPost(post, { posted: true, time: item.created_at }));
-  }
-
-  /**
-   * A post: author line, body, like button.
-   * @param {Post} post
-   * @param {{ posted?: boolean, time?: string }} [options]
-   *   posted: say "posted" after the name (the item is the post itself);
-   *   time: the time to show, the post's own by default
-   */
-  renderPost(post, { posted = false, time = post.created_at } = {}) {
-    const author = post.author.username;
-    return h(
-      "div",
-      { class: "post" },
-      avatar(author),
-      h(
-        "div",
-        { class: "post-main" },
-        h("p", { class: "post-meta" }, this.name(author), posted ? " posted" : null,
-          h("span", { class: "dot", "aria-hidden": "true" }, " · "), postTimeLink(post.id, time)),
-        h("p", { class: "post-body" }, post.body),
-        h("div", { class: "post-actions" }, this.likes.button(post)),
-      ),
-    );
-  }
-
-  /**
-   * "You" for the viewer, a link to their page for anyone else.
-   * @param {string} username
-   */
-  name(username) {
-    return username === this.viewer
-      ? h("a", { href: `/u/${encodeURIComponent(username)}/`, class: "user-link" }, "You")
-      : userLink(username);
+    return renderPostCard(item.post, {
+      likes: this.likes,
+      viewer: this.viewer,
+      item,
+      onDeleted: () => this.remove(item.id),
+    });
   }
 
   drawFooter() {
@@ -293,7 +287,7 @@ export class FeedView {
       ? this.next
         ? ""
         : "You’re all caught up."
-      : "Your feed is empty. Follow a few people and their posts and likes will show up here.";
+      : "Your feed is empty. Follow a few people and their posts, and the posts they like, will show up here.";
     note.hidden = !note.textContent;
   }
 
@@ -331,6 +325,17 @@ export class FeedView {
   onScroll() {
     if (this.unseen && this.isAtTop()) this.showUnseen(0);
   }
+}
+
+/**
+ * What an item's card shows that can change while it is on screen: its
+ * place (time) and its social context. (Counts and liked state are the like
+ * controller's, kept live on their own.)
+ * @param {FeedItem} item
+ */
+function signature(item) {
+  const likers = (item.likers ?? []).map((user) => user.id).join(",");
+  return `${item.created_at}|${item.kind}|${item.actor.id}|${likers}|${item.likers_count}`;
 }
 
 /** Bottom edge of the sticky top bar: content above it is hidden. */

@@ -7,7 +7,10 @@
 //   re-subscribes. Events at or below that `seq` are dropped, so a replay
 //   never shows an item twice.
 // - Tells its listener when events may have been missed (no `seq` to resume
-//   from yet, or a hole in the numbers), so the page can re-read the feed.
+//   from yet, or a hole in the numbers), so the page can re-read the feed,
+//   and when the server says they were (`resume.gap`: the log no longer
+//   holds them), so the page reloads it.
+// - Feed events (`feed.item`, `feed.remove`) share one `seq` counter.
 // - Publishes its state for the indicator: "live", "reconnecting", "offline".
 
 /** @typedef {import("./api.js").FeedItem} FeedItem */
@@ -15,7 +18,9 @@
 
 /**
  * @typedef {object} LiveHandlers
- * @property {(item: FeedItem) => void} onFeedItem a new item, in `seq` order
+ * @property {(item: FeedItem) => void} onFeedItem a new or moved item, in `seq` order
+ * @property {(id: string) => void} onFeedRemove an item left the feed, in `seq` order
+ * @property {() => void} onGap the server no longer has events we missed: reload
  * @property {(postId: number, count: number, version: number) => void} onPostLikes
  * @property {(message: import("./api.js").LikeAnswer) => void} [onMyLike] this person
  *   liked or unliked, in this tab or another (`me.like`)
@@ -157,7 +162,16 @@ export class LiveConnection {
     }
     switch (message.type) {
       case "feed.item":
-        this.onFeedItem(message.seq, message.item);
+        this.onFeedEvent(message.seq, () => this.handlers.onFeedItem(message.item));
+        break;
+      case "feed.remove":
+        this.onFeedEvent(message.seq, () => this.handlers.onFeedRemove(message.id));
+        break;
+      case "resume.gap":
+        // What follows counts on from the oldest kept event (the counter may
+        // even have started again, after Redis lost its data).
+        this.lastSeq = message.oldest - 1;
+        this.handlers.onGap();
         break;
       case "post.likes":
         this.handlers.onPostLikes(message.post_id, message.like_count, message.likes_version);
@@ -181,13 +195,13 @@ export class LiveConnection {
 
   /**
    * @param {number} seq
-   * @param {FeedItem} item
+   * @param {() => void} handle passes the event on
    */
-  onFeedItem(seq, item) {
+  onFeedEvent(seq, handle) {
     if (this.lastSeq !== null && seq <= this.lastSeq) return; // already passed on
     const hole = this.lastSeq !== null && seq > this.lastSeq + 1;
     this.lastSeq = seq;
-    this.handlers.onFeedItem(item);
+    handle();
     // Events between lastSeq and seq are no longer kept by the server.
     if (hole) this.handlers.onMaybeMissed();
   }

@@ -30,6 +30,8 @@ export function startHome() {
 
   const live = new LiveConnection({
     onFeedItem: (item) => feed.addLive(item),
+    onFeedRemove: (id) => feed.remove(id),
+    onGap: () => void feed.reload(),
     onPostLikes: (postId, count, version) => likes.applyLiveCount(postId, count, version),
     onMyLike: (message) => likes.applyMine(message),
     // Beside the heart, for a moment: a toast here covered the bottom of a phone's feed.

@@ -15,7 +15,7 @@ import { $, avatar, h, throttle, timeAgo, userLink } from "../dom.js";
 import { LikeController } from "../likes.js";
 import { liveCounts } from "../livecounts.js";
 import { Pager } from "../pager.js";
-import { postCard } from "../postcard.js";
+import { renderPostCard } from "../card.js";
 
 /** @typedef {import("../api.js").Liker} Liker */
 
@@ -64,7 +64,7 @@ export async function startPost() {
     slot.setAttribute("aria-busy", "false");
   }
   document.title = `${post.author.username}: “${truncate(post.body, 40)}” · Likefeed`;
-  slot.replaceChildren(postCard(post, likes, { viewer }));
+  slot.replaceChildren(renderPostCard(post, { likes, viewer }));
   live.subscribe([postId]);
   $("[data-likers-section]").hidden = false;
   await likers.start();

@@ -7,7 +7,7 @@ import { followButton, loadSuggestions } from "../follow.js";
 import { LikeController } from "../likes.js";
 import { liveCounts } from "../livecounts.js";
 import { Pager } from "../pager.js";
-import { postCard } from "../postcard.js";
+import { renderPostCard } from "../card.js";
 
 /** The server takes at most this many posts in one subscription (WS_MAX_SUBSCRIBED_POSTS). */
 const MAX_SUBSCRIBED_POSTS = 200;
@@ -31,7 +31,7 @@ export async function startUser() {
     note: $("[data-posts-note]"),
     more: /** @type {HTMLButtonElement} */ ($("[data-posts-more]")),
     load: (before, limit) => api.userPosts(username, { before, limit }),
-    render: (post) => postCard(post, likes, { viewer }),
+    render: (post) => renderPostCard(post, { likes, viewer }),
     key: (post) => String(post.id),
     empty: username === viewer ? "You have not posted yet." : "No posts yet.",
     onChange: (items) => {
