@@ -207,14 +207,17 @@ def feed_item_json(
 ) -> dict[str, Any]:
     """A FeedItem (CONTRACT "Home feed"): ``kind`` "post" when the reader follows the author
     (or is the author), "like" otherwise, with the newest followed liker as ``actor``;
-    ``created_at`` the latest activity that placed it (``at``: an event newer than what the
-    context read, if any)."""
+    ``created_at`` the latest activity that placed it: for a live item, ``at``, the time of
+    the event being fanned out (the context may already hold a newer like, whose own event
+    then says so: two events never carry the same moment); for a page, read from the
+    context."""
     own = context.follows_author or not context.likers
     if own:
         actor: dict[str, Any] = user_ref(post.author)
     else:
         actor = {"id": context.likers[0][0], "username": context.likers[0][1]}
-    moments = [m for m in (at, context.last_liked_at) if m is not None]
+    latest = at if at is not None else context.last_liked_at
+    moments = [latest] if latest is not None else []
     if context.follows_author or not moments:
         moments.append(post.created_at)
     return {

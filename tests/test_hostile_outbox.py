@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from feed import fanout
+from feed import fanout, store
 from feed.tasks import sweep_owed_fanouts
 from social import services as social_services
 from social.models import Post, User
@@ -29,7 +29,7 @@ def test_a_post_whose_fanout_was_lost_is_requeued_by_the_sweeper(make_user, api)
     Post.objects.filter(pk=post.pk).update(created_at=timezone.now() - timedelta(hours=1))
 
     assert sweep_owed_fanouts() >= 1
-    item_id = f"post:{author['id']}:{post.pk}"
+    item_id = store.post_item_id(post_id=post.pk)
     wait_until(
         lambda: item_id in [i["id"] for i in api(fan).get("/api/feed/").json()["items"]],
         timeout=30,

@@ -16,7 +16,9 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
+import psycopg
 import pytest
 
 from tests.conftest import ROOT
@@ -38,6 +40,19 @@ def isolated_env(tmp_path: Path) -> Iterator[Callable[..., dict[str, str]]]:
     shutil.rmtree(var, ignore_errors=True)
 
 
+def fresh_database(purpose: str) -> str:
+    """The name of a database of this suite's own for the command, dropped first so the
+    command creates and migrates it from nothing: named after the suite's database, so two
+    suites on one server (CI and a developer's run) never share it, and never one left
+    behind by a run of other code (other migrations)."""
+    parts = urlsplit(os.environ["DATABASE_URL"])
+    name = f"{parts.path.lstrip('/') or 'likefeed'}_{purpose}"
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    return name
+
+
 @pytest.mark.timeout(400)
 def test_make_bench_at_toy_size_writes_every_figure(tmp_path, isolated_env):
     out = tmp_path / "results.json"
@@ -45,7 +60,7 @@ def test_make_bench_at_toy_size_writes_every_figure(tmp_path, isolated_env):
         [sys.executable, "-m", "bench", "--scale", "0.01", "--rounds", "1", "--duration", "1",
          "--out", str(out)],
         cwd=ROOT, capture_output=True, text=True, timeout=380,
-        env=isolated_env(BENCH_DATABASE="test_likefeed_bench_smoke"),
+        env=isolated_env(BENCH_DATABASE=fresh_database("bench_smoke")),
     )  # fmt: skip
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     results = json.loads(out.read_text())
@@ -70,7 +85,7 @@ def test_make_loadtest_at_toy_size_reports_and_passes_its_check(tmp_path, isolat
          "--likers", "3", "--sockets", "5", "--rate", "15", "--duration", "6",
          "--out", str(out)],
         cwd=ROOT, capture_output=True, text=True, timeout=380,
-        env=isolated_env(LOADTEST_DATABASE="test_likefeed_loadtest_smoke"),
+        env=isolated_env(LOADTEST_DATABASE=fresh_database("loadtest_smoke")),
     )  # fmt: skip
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     for name in ("report.html", "locust_stats.csv", "throughput.png", "latency.png", "check.txt"):
