@@ -6,7 +6,8 @@ in within the last two weeks). So the fan-out skips the followers last seen more
 ``FEED_ACTIVE_DAYS`` ago (``store.active_among`` and the bulk writer's ZMSCORE), and their
 feed is rebuilt from the people they follow when they come back (``fanout.feed_rebuild``,
 as Mastodon's ``FeedManager#populate_home`` run by its ``RegenerationWorker``), here in the
-request that finds them back, bounded by ``FEED_MAX_ITEMS`` per kind of event.
+request that finds them back: the events since they were last seen, at most
+``FEED_MAX_ITEMS`` per kind of event.
 
 "Seen" is a read of one's own feed (``GET /api/feed/``, which every page showing it makes
 first): the feed is what the rule keeps fresh, and reading it is the moment a stale one
@@ -24,6 +25,7 @@ this feed. Either way the item is there; ``ZADD GT`` makes the two meet without 
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
 from . import fanout, store
 
@@ -48,5 +50,5 @@ def feed_read(*, user_id: int) -> bool:
     cutoff = store.active_cutoff(now)
     if cutoff is None or before is None or before >= cutoff:
         return False
-    fanout.feed_rebuild(user_id=user_id)
+    fanout.feed_rebuild(user_id=user_id, since=datetime.fromtimestamp(before, tz=UTC))
     return True

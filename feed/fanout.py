@@ -90,9 +90,9 @@ class Kind:
     ``reaches_actor``: the actor's own feed gets the item too (a post: one's own posts).
     ``about(post_ids)``: this kind's events about these posts, ``(id, actor, post)``: what a
     post's deletion must take out of the actors' followers' feeds (None: nothing to add).
-    ``recent(actor_ids, limit)``: the posts of these actors' newest events of this kind,
-    ``(post, time)``, newest first, at most ``limit``: what a returning reader's feed is
-    rebuilt from (``feed_rebuild``; None: this kind adds nothing to it).
+    ``recent(actor_ids, since, limit)``: the posts of these actors' newest events of this
+    kind since that moment, ``(post, time)``, newest first, at most ``limit``: what a
+    returning reader's feed is rebuilt from (``feed_rebuild``; None: adds nothing to it).
     Other apps add what follows a completed fan-out with ``after_done``.
     """
 
@@ -105,7 +105,7 @@ class Kind:
     tells_actor: bool = False
     reaches_actor: bool = False
     about: Callable[[Collection[int]], list[tuple[int, int, int]]] | None = None
-    recent: Callable[[Collection[int], int], list[tuple[int, datetime]]] | None = None
+    recent: Callable[[Collection[int], datetime, int], list[tuple[int, datetime]]] | None = None
 
 
 KINDS: dict[str, Kind] = {}
@@ -549,12 +549,13 @@ def _contexts_of(post: Post, user_ids: Sequence[int]) -> dict[tuple[int, int], P
 # --- a returning reader ---------------------------------------------------------------------
 
 
-def feed_rebuild(*, user_id: int) -> int:
+def feed_rebuild(*, user_id: int, since: datetime) -> int:
     """Rebuild the feed of a reader who comes back after ``FEED_ACTIVE_DAYS`` away (the
     fan-out skipped them meanwhile, ``feed.activity``), from the people they follow, as
     Mastodon's ``FeedManager#populate_home`` does: each kind's newest events by them (and,
-    for a kind that reaches its actor, by the reader: their own posts), at most
-    ``FEED_MAX_ITEMS`` per kind, one query each, merged per post at its latest activity
+    for a kind that reaches its actor, by the reader: their own posts) since the reader was
+    last seen (what came before reached their feed then), at most ``FEED_MAX_ITEMS`` per
+    kind, one query each, merged per post at its latest activity
     (``created_at`` of CONTRACT "Home feed": the writing, or the newest followed like),
     the newest ``FEED_MAX_ITEMS`` written quietly (``ZADD GT``: what the fan-out writes
     meanwhile is kept at its own time). What nothing keeps any more is dropped by the page
@@ -566,7 +567,7 @@ def feed_rebuild(*, user_id: int) -> int:
         actors = [*followees, user_id] if k.reaches_actor else followees
         if k.recent is None or not actors:
             continue
-        for post_id, at in k.recent(actors, limit):
+        for post_id, at in k.recent(actors, since, limit):
             if post_id not in latest or at > latest[post_id]:
                 latest[post_id] = at
     newest = sorted(latest.items(), key=lambda item: item[1], reverse=True)[:limit]
@@ -685,8 +686,10 @@ def _posts_done(ids: list[int]) -> set[int]:
     return social_outbox.posts_mark_fanned_out(post_ids=ids)
 
 
-def _posts_recent(author_ids: Collection[int], limit: int) -> list[tuple[int, datetime]]:
-    return social_selectors.posts_recent_by(author_ids=author_ids, limit=limit)
+def _posts_recent(
+    author_ids: Collection[int], since: datetime, limit: int
+) -> list[tuple[int, datetime]]:
+    return social_selectors.posts_recent_by(author_ids=author_ids, since=since, limit=limit)
 
 
 def _posts_owed(older_than: timedelta) -> list[int]:

@@ -4,7 +4,8 @@ Per user ``u`` (``P`` is ``settings.REDIS_PREFIX``):
 
 - ``P:feed:u``   sorted set, the home feed. Member = the post's one item id ``p:<post>``,
   score = the latest activity that placed it there (the post's writing, or the newest like
-  of it by someone u follows) in epoch milliseconds. Trimmed to ``FEED_MAX_ITEMS``. Writes
+  of it by someone u follows) in epoch milliseconds. Bounded by ``FEED_MAX_ITEMS``, trimmed
+  lazily (within ``FEED_TRIM_MARGIN``: the fan-out writes one call per follower). Writes
   are ``ZADD GT CH``: a newer like moves the item up (same member), a re-run or an older
   like changes nothing (and then logs no event).
 - ``P:seq:u``    integer, the last ``seq`` given to a live event of this user.
@@ -13,6 +14,9 @@ Per user ``u`` (``P`` is ``settings.REDIS_PREFIX``):
 - ``P:online``   sorted set of the users online: member = user id, score = until when (epoch
   seconds), renewed while a socket of theirs is open, so it lapses ``PRESENCE_TTL_S``
   after the last one closed. A very big fan-out logs live events only for these users.
+- ``P:active``   sorted set of the users seen reading their feed: member = user id, score =
+  when (epoch seconds; ``feed.activity``). The fan-out skips those seen before
+  ``FEED_ACTIVE_DAYS`` ago (Mastodon's rule); a user without a score counts as active.
 
 A post is in a feed at most once, whatever placed it there: the member names only the post,
 and who placed it (the author, the followees who like it) is read at page time from

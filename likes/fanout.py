@@ -63,8 +63,8 @@ def _about(post_ids: Collection[int]) -> list[tuple[int, int, int]]:
     return selectors.likes_of_posts(post_ids=post_ids)
 
 
-def _recent(user_ids: Collection[int], limit: int) -> list[tuple[int, datetime]]:
-    return selectors.likes_recent_by(user_ids=user_ids, limit=limit)
+def _recent(user_ids: Collection[int], since: datetime, limit: int) -> list[tuple[int, datetime]]:
+    return selectors.likes_recent_by(user_ids=user_ids, since=since, limit=limit)
 
 
 def _liked_pairs(pairs: Iterable[tuple[int, int]]) -> set[tuple[int, int]]:

@@ -200,11 +200,13 @@ def post_likers_page(*, post_id: int, limit: int, before: str | None) -> Page:
     )
 
 
-def likes_recent_by(*, user_ids: Iterable[int], limit: int) -> list[tuple[int, datetime]]:
-    """The posts these users like, each with its newest like of theirs, newest first, at
-    most ``limit``: (post id, liked at)."""
+def likes_recent_by(
+    *, user_ids: Iterable[int], since: datetime, limit: int
+) -> list[tuple[int, datetime]]:
+    """The posts these users liked since ``since``, each with its newest like of theirs,
+    newest first, at most ``limit``: (post id, liked at)."""
     rows = (
-        Like.objects.filter(user_id__in=list(user_ids))
+        Like.objects.filter(user_id__in=list(user_ids), created_at__gte=since)
         .values("post_id")
         .annotate(at=Max("created_at"))
         .order_by("-at")

@@ -5,6 +5,8 @@ read rebuilds the feed to what the contract says it holds."""
 from __future__ import annotations
 
 import time
+import uuid
+from typing import cast
 
 from config.redis import get_redis
 from feed import store
@@ -77,3 +79,50 @@ def test_a_reader_seen_recently_is_not_rebuilt_and_keeps_receiving(make_user, ap
     # no rebuild happens for a reader seen within the period (their feed is not rewritten).
     get_redis().zrem(store.feed_key(reader["id"]), f"p:{post['id']}")
     assert feed_ids(api, reader) == []
+
+
+def test_the_rebuild_is_bounded_and_reads_only_since_the_last_sighting(db, settings):
+    """In process, on rows made with the ORM: the newest FEED_MAX_ITEMS items, each at its
+    latest activity; nothing from before the reader was last seen."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from feed import fanout
+    from likes.models import Like
+    from social.models import Follow, Post, User
+
+    settings.FEED_MAX_ITEMS = 3
+    suffix = uuid.uuid4().hex[:8]
+    reader, author, liker, stranger = (
+        User.objects.create_user(username=f"rb{name}{suffix}", password="x")
+        for name in ("r", "a", "l", "s")
+    )
+    for followee in (author, liker):
+        Follow.objects.create(follower=reader, followee=followee)
+    now = timezone.now()
+
+    def post(by: User, minutes_ago: int) -> Post:
+        p = Post.objects.create(author=by, body="x")
+        Post.objects.filter(pk=p.pk).update(created_at=now - timedelta(minutes=minutes_ago))
+        return p
+
+    before_absence = post(author, 60 * 24 * 20)  # 20 days ago: before last seen
+    posts = [post(author, m) for m in (50, 40, 30, 20)]
+    liked = post(stranger, 45)
+    Like.objects.create(user=liker, post=liked, created_at=now - timedelta(minutes=5))
+    Like.objects.create(user=liker, post=posts[0], created_at=now - timedelta(minutes=1))
+    get_redis().delete(store.feed_key(reader.pk))
+    try:
+        written = fanout.feed_rebuild(user_id=reader.pk, since=now - timedelta(days=15))
+        rows = get_redis().zrevrange(store.feed_key(reader.pk), 0, -1, withscores=True)
+        ids = [m.decode() for m, _ in cast(list[tuple[bytes, float]], rows)]
+        # Newest activity first: posts[0] liked a minute ago, `liked` 5 minutes ago, then the
+        # newest post; older ones and the one from before the absence left out (bound 3).
+        assert written == 3
+        assert ids == [f"p:{posts[0].pk}", f"p:{liked.pk}", f"p:{posts[3].pk}"]
+        score = dict((m.decode(), s) for m, s in cast(list[tuple[bytes, float]], rows))
+        assert score[f"p:{posts[0].pk}"] == store.score_of(now - timedelta(minutes=1))
+        assert f"p:{before_absence.pk}" not in ids
+    finally:
+        get_redis().delete(store.feed_key(reader.pk))
