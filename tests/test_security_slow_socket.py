@@ -128,9 +128,9 @@ def test_a_stalled_socket_costs_a_bounded_inbox_not_everything_sent(
 
 def test_a_users_feed_and_event_log_stay_bounded_in_length_and_age():
     """What a busy account's followers cost in Redis does not grow with its activity: the
-    feed is trimmed to FEED_MAX_ITEMS (within FEED_TRIM_MARGIN), the resume log to about FEED_EVENT_LOG_LENGTH entries
-    (``MAXLEN ~`` trims whole stream nodes of 100) and expires FEED_EVENT_LOG_TTL_S after its
-    last event."""
+    feed is trimmed to FEED_MAX_ITEMS (within FEED_TRIM_MARGIN), the resume log to about
+    FEED_EVENT_LOG_LENGTH entries (``MAXLEN ~`` trims whole stream nodes of 100) and expires
+    FEED_EVENT_LOG_TTL_S after its last event."""
     import random
 
     from django.test import override_settings
