@@ -10,7 +10,9 @@ once (reused afterwards), then measures, in this order:
    then the like endpoint at 80% of its peak from an open-loop generator (p99).
 2. Redis: ``redis-benchmark -P 32 -t zadd`` and the fan-out's own feed writer.
 3. Workers started: a like by the account with 1,000,000 followers, timed from its 2xx to
-   the moment its fan-out is complete (every follower's feed holds it; then checked).
+   the moment its fan-out is complete (every follower's feed holds it; then checked); then
+   again with a tenth of them active, the others away (Mastodon's rule: only the active
+   ones' feeds are written; ``feed.activity``).
 4. Live push: 1,000 sockets, likes at 500/s, like → ``feed.item`` latency at the sockets.
 5. Idle authenticated sockets held by one web process, and its memory per socket.
 
@@ -189,6 +191,11 @@ def print_table(r: dict[str, Any]) -> None:
         ("textbook like view (req/s)", r.get("textbook_like_rps")),
         ("bare JSON view (req/s)", r.get("bare_json_rps")),
         ("fan-out feed entries/s", r.get("fanout_entries_per_s")),
+        ("celebrity like, active followers only (s)", r.get("celebrity_active_feeds_s")),
+        (
+            "celebrity: active followers / all",
+            _pair(r.get("celebrity_active_followers"), r.get("celebrity_followers")),
+        ),
         ("redis-benchmark -P 32 ZADD/s", r.get("redis_zadd_p32_per_s")),
         ("push: likes/s, sockets", _pair(r.get("push_likes_per_s"), r.get("push_sockets"))),
         ("push: items delivered / expected", _pair(r.get("push_received"), r.get("push_expected"))),
@@ -268,15 +275,73 @@ def _forget_feeds(user_ids: list[int]) -> None:
         r.unlink(*keys)
 
 
+# The share of the celebrity's followers who read their feed within FEED_ACTIVE_DAYS in the
+# second celebrity like (the others last seen long before): Mastodon's rule skips the rest.
+CELEBRITY_ACTIVE_SHARE = 0.1
+
+
 def _celebrity(url: str, graph: Any) -> dict[str, Any]:
+    """The celebrity's like twice: every follower active (no record: all feeds written),
+    then with CELEBRITY_ACTIVE_SHARE of them seen recently and the others away (Mastodon's
+    rule: only the active ones' feeds written)."""
+    from config.redis import get_redis
+    from feed import store
+
+    followers = _followers(graph.celebrity_id)
+    results: dict[str, Any] = {"celebrity_followers": len(followers)}
+    _activity_forget(followers)
+    done_s, holding = _celebrity_like(url, graph, followers, graph.post_ids[0])
+    if done_s is None:
+        return results
+    log(f"  all followers: complete {done_s:.2f} s after the 2xx; "
+        f"{holding}/{len(followers)} feeds hold it")  # fmt: skip
+    results.update(celebrity_all_feeds_s=done_s, celebrity_feeds_holding=holding)
+
+    now = time.time()
+    every = round(1 / CELEBRITY_ACTIVE_SHARE)
+    active = followers[::every]
+    r = get_redis()
+    for i in range(0, len(followers), 10_000):
+        r.zadd(store.active_key(), {
+            str(uid): int(now - (0 if j % every == 0 else 30 * 86400))
+            for j, uid in enumerate(followers[i : i + 10_000], start=i)
+        })  # fmt: skip
+    try:
+        done_s, holding = _celebrity_like(url, graph, followers, graph.post_ids[1])
+    finally:
+        _activity_forget(followers)
+    if done_s is None:
+        return results
+    log(f"  active followers only ({len(active)}): complete {done_s:.2f} s after the 2xx; "
+        f"{holding}/{len(followers)} feeds hold it")  # fmt: skip
+    results.update(
+        celebrity_active_followers=len(active),
+        celebrity_active_feeds_s=done_s,
+        celebrity_active_feeds_holding=holding,
+    )
+    return results
+
+
+def _activity_forget(user_ids: list[int]) -> None:
+    from config.redis import get_redis
+    from feed import store
+
+    for i in range(0, len(user_ids), 10_000):
+        get_redis().zrem(store.active_key(), *map(str, user_ids[i : i + 10_000]))
+
+
+def _celebrity_like(
+    url: str, graph: Any, followers: list[int], post_id: int
+) -> tuple[float | None, int]:
+    """Like ``post_id`` as the celebrity (after taking any earlier like back, feeds
+    emptied); seconds from the 2xx to the fan-out's completion, and how many followers'
+    feeds hold the item then."""
     import httpx
     from django.db import connection
 
     from config.redis import get_redis
     from feed import store
 
-    followers = _followers(graph.celebrity_id)
-    post_id = graph.post_ids[int(time.time()) % len(graph.post_ids)]
     headers = {"Authorization": f"Token {graph.celebrity_token}"}
     httpx.delete(f"{url}/api/posts/{post_id}/like/", headers=headers, timeout=30)
     time.sleep(1.0)
@@ -284,7 +349,6 @@ def _celebrity(url: str, graph: Any) -> dict[str, Any]:
     answer = httpx.post(f"{url}/api/posts/{post_id}/like/", headers=headers, timeout=30)
     liked_at = time.monotonic()
     answer.raise_for_status()
-    like_id = None
     done_s = None
     deadline = liked_at + 120
     with connection.cursor() as cursor:
@@ -295,12 +359,12 @@ def _celebrity(url: str, graph: Any) -> dict[str, Any]:
             )  # fmt: skip
             row = cursor.fetchone()
             if row and row[1]:
-                like_id, done_s = row[0], time.monotonic() - liked_at
+                done_s = time.monotonic() - liked_at
                 break
             time.sleep(0.02)
-    if done_s is None or like_id is None:
+    if done_s is None:
         log("  the celebrity's fan-out did not complete within 120 s")
-        return {"celebrity_followers": len(followers)}
+        return None, 0
     item = store.post_item_id(post_id=post_id)
     pipe = get_redis().pipeline(transaction=False)
     holding = 0
@@ -308,13 +372,8 @@ def _celebrity(url: str, graph: Any) -> dict[str, Any]:
         pipe.zscore(store.feed_key(uid), item)
         if i % 10_000 == 9_999 or i == len(followers) - 1:
             holding += sum(1 for s in pipe.execute() if s is not None)
-    log(f"  complete {done_s:.2f} s after the 2xx; {holding}/{len(followers)} feeds hold it")
     _forget_feeds(followers)
-    return {
-        "celebrity_followers": len(followers),
-        "celebrity_all_feeds_s": done_s,
-        "celebrity_feeds_holding": holding,
-    }
+    return done_s, holding
 
 
 def _push(host: str, port: int, graph: Any, sizes: dict[str, Any]) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from social import selectors as social_selectors
 from social.render import post_json
 from social.serializers import PostIn, PostOut
 
-from . import fanout, selectors, services, store
+from . import activity, fanout, selectors, services, store
 from .serializers import FeedPageOut, FeedQueryIn, FollowOut
 
 
@@ -84,6 +84,7 @@ class FeedApi(APIView):
     @extend_schema(parameters=[FeedQueryIn], responses={200: FeedPageOut, **ERRORS}, tags=["feed"])
     def get(self, request: Request) -> Response:
         query = validated_query(FeedQueryIn, request)
+        activity.feed_read(user_id=viewer(request).pk)  # back after a while: rebuilt first
         try:
             page = selectors.feed_page(
                 viewer_id=viewer(request).pk, limit=query["limit"], before=query.get("before")

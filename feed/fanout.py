@@ -90,6 +90,9 @@ class Kind:
     ``reaches_actor``: the actor's own feed gets the item too (a post: one's own posts).
     ``about(post_ids)``: this kind's events about these posts, ``(id, actor, post)``: what a
     post's deletion must take out of the actors' followers' feeds (None: nothing to add).
+    ``recent(actor_ids, since, limit)``: the posts of these actors' newest events of this
+    kind since that moment, ``(post, time)``, newest first, at most ``limit``: what a
+    returning reader's feed is rebuilt from (``feed_rebuild``; None: adds nothing to it).
     Other apps add what follows a completed fan-out with ``after_done``.
     """
 
@@ -102,6 +105,7 @@ class Kind:
     tells_actor: bool = False
     reaches_actor: bool = False
     about: Callable[[Collection[int]], list[tuple[int, int, int]]] | None = None
+    recent: Callable[[Collection[int], datetime, int], list[tuple[int, datetime]]] | None = None
 
 
 KINDS: dict[str, Kind] = {}
@@ -350,7 +354,7 @@ def fanout(*, kind: str, ids: list[int]) -> list[int]:
     if not small:
         return big
     posts = social_selectors.posts_by_id(post_ids={h.post_id for h in small})
-    followers = social_selectors.followers_of(user_ids={h.actor_id for h in small})
+    followers = _active(social_selectors.followers_of(user_ids={h.actor_id for h in small}))
 
     planned: list[tuple[Plan, list[int]]] = []
     for h in small:
@@ -384,6 +388,15 @@ def fanout(*, kind: str, ids: list[int]) -> list[int]:
     _cleanup(k, planned)
     _complete(k, [plan for plan, _ in planned])
     return big
+
+
+def _active(followers: dict[int, list[int]]) -> dict[int, list[int]]:
+    """Each actor's followers less the ones not seen for ``FEED_ACTIVE_DAYS`` (Mastodon's
+    rule, ``feed.activity``): one ZMSCORE for the whole batch."""
+    if store.active_cutoff() is None:
+        return followers
+    active = set(store.active_among(sorted({u for fans in followers.values() for u in fans})))
+    return {actor: [u for u in fans if u in active] for actor, fans in followers.items()}
 
 
 def _counts_publish(post_ids: Collection[int]) -> None:
@@ -505,7 +518,10 @@ def deliver(
     post = event.post
     for chunk in followers:
         if live_for_all:
-            grouped = group(event, happening, chunk, _contexts_of(post, chunk))
+            # Mastodon's rule, read here (the bulk writer below applies it in Redis); the
+            # actor's own chunk (a post reaches its author's feed) is written as it is.
+            active = store.active_among(chunk) if chunk != [happening.actor_id] else chunk
+            grouped = group(event, happening, active, _contexts_of(post, active))
             (seqs,) = store.fanout_write_many([grouped.write(event)])
             batches = grouped.batches(grouped.followers, seqs)
             counters.count(counters.FANOUT_ENTRIES, sum(1 for s in seqs if s))
@@ -531,6 +547,38 @@ def _contexts_of(post: Post, user_ids: Sequence[int]) -> dict[tuple[int, int], P
     if not user_ids:
         return {}
     return post_contexts((uid, post.pk, post.author_id) for uid in user_ids)
+
+
+# --- a returning reader ---------------------------------------------------------------------
+
+
+def feed_rebuild(*, user_id: int, since: datetime) -> int:
+    """Rebuild the feed of a reader who comes back after ``FEED_ACTIVE_DAYS`` away (the
+    fan-out skipped them meanwhile, ``feed.activity``), from the people they follow, as
+    Mastodon's ``FeedManager#populate_home`` does: each kind's newest events by them (and,
+    for a kind that reaches its actor, by the reader: their own posts) since the reader was
+    last seen (what came before reached their feed then), at most ``FEED_MAX_ITEMS`` per
+    kind, one query each, merged per post at its latest activity
+    (``created_at`` of CONTRACT "Home feed": the writing, or the newest followed like),
+    the newest ``FEED_MAX_ITEMS`` written quietly (``ZADD GT``: what the fan-out writes
+    meanwhile is kept at its own time). What nothing keeps any more is dropped by the page
+    read, as for any feed. Returns how many items were written."""
+    limit = settings.FEED_MAX_ITEMS
+    followees = social_selectors.followee_ids(user_id=user_id)
+    latest: dict[int, datetime] = {}
+    for k in KINDS.values():
+        actors = [*followees, user_id] if k.reaches_actor else followees
+        if k.recent is None or not actors:
+            continue
+        for post_id, at in k.recent(actors, since, limit):
+            if post_id not in latest or at > latest[post_id]:
+                latest[post_id] = at
+    newest = sorted(latest.items(), key=lambda item: item[1], reverse=True)[:limit]
+    store.feed_add_quietly(
+        user_id=user_id,
+        items=[(store.post_item_id(post_id=p), store.score_of(at)) for p, at in newest],
+    )
+    return len(newest)
 
 
 # --- removals --------------------------------------------------------------------------------
@@ -641,6 +689,12 @@ def _posts_done(ids: list[int]) -> set[int]:
     return social_outbox.posts_mark_fanned_out(post_ids=ids)
 
 
+def _posts_recent(
+    author_ids: Collection[int], since: datetime, limit: int
+) -> list[tuple[int, datetime]]:
+    return social_selectors.posts_recent_by(author_ids=author_ids, since=since, limit=limit)
+
+
 def _posts_owed(older_than: timedelta) -> list[int]:
     return social_outbox.posts_owed(older_than=older_than)
 
@@ -655,6 +709,7 @@ POST = Kind(
     done=_posts_done,
     owed=_posts_owed,
     reaches_actor=True,
+    recent=_posts_recent,
 )
 register_kind(POST)
 

@@ -13,7 +13,7 @@ author's mail hooks itself onto this kind (``notifications.apps``).
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from feed import fanout
 
@@ -63,6 +63,10 @@ def _about(post_ids: Collection[int]) -> list[tuple[int, int, int]]:
     return selectors.likes_of_posts(post_ids=post_ids)
 
 
+def _recent(user_ids: Collection[int], since: datetime, limit: int) -> list[tuple[int, datetime]]:
+    return selectors.likes_recent_by(user_ids=user_ids, since=since, limit=limit)
+
+
 def _liked_pairs(pairs: Iterable[tuple[int, int]]) -> set[tuple[int, int]]:
     return selectors.liked_pairs(pairs=pairs)
 
@@ -74,6 +78,7 @@ LIKE = fanout.Kind(
     done=_done,
     owed=_owed,
     about=_about,
+    recent=_recent,
     moves_count=True,
     tells_actor=True,
 )

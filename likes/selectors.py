@@ -198,3 +198,18 @@ def post_likers_page(*, post_id: int, limit: int, before: str | None) -> Page:
         items=[{"user": user_ref(like.user), "liked_at": iso(like.created_at)} for like in likes],
         next=cursors.encode(likes[-1].created_at, likes[-1].pk) if more else None,
     )
+
+
+def likes_recent_by(
+    *, user_ids: Iterable[int], since: datetime, limit: int
+) -> list[tuple[int, datetime]]:
+    """The posts these users liked since ``since``, each with its newest like of theirs,
+    newest first, at most ``limit``: (post id, liked at)."""
+    rows = (
+        Like.objects.filter(user_id__in=list(user_ids), created_at__gte=since)
+        .values("post_id")
+        .annotate(at=Max("created_at"))
+        .order_by("-at")
+        .values_list("post_id", "at")[:limit]
+    )
+    return list(rows)

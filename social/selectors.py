@@ -216,3 +216,18 @@ def like_counts(post_ids: Iterable[int]) -> dict[int, LikeCount]:
         return {}
     rows = Post.objects.filter(pk__in=ids).values_list("pk", "like_count", "likes_version")
     return {pk: LikeCount(count, version) for pk, count, version in rows}
+
+
+def followee_ids(*, user_id: int) -> list[int]:
+    """Whom this user follows (a returning reader's feed is rebuilt from them)."""
+    return list(Follow.objects.filter(follower_id=user_id).values_list("followee_id", flat=True))
+
+
+def posts_recent_by(
+    *, author_ids: Iterable[int], since: datetime, limit: int
+) -> list[tuple[int, datetime]]:
+    """The newest posts of these authors since ``since``, (id, created_at), newest first, at
+    most ``limit`` (one query on post_author_recent_idx)."""
+    rows = Post.objects.filter(author_id__in=list(author_ids), created_at__gte=since)
+    rows = rows.order_by("-created_at")
+    return list(rows.values_list("id", "created_at")[:limit])

@@ -128,9 +128,9 @@ def test_a_stalled_socket_costs_a_bounded_inbox_not_everything_sent(
 
 def test_a_users_feed_and_event_log_stay_bounded_in_length_and_age():
     """What a busy account's followers cost in Redis does not grow with its activity: the
-    feed is trimmed to FEED_MAX_ITEMS, the resume log to about FEED_EVENT_LOG_LENGTH entries
-    (``MAXLEN ~`` trims whole stream nodes of 100) and expires FEED_EVENT_LOG_TTL_S after its
-    last event."""
+    feed is trimmed to FEED_MAX_ITEMS (within FEED_TRIM_MARGIN), the resume log to about
+    FEED_EVENT_LOG_LENGTH entries (``MAXLEN ~`` trims whole stream nodes of 100) and expires
+    FEED_EVENT_LOG_TTL_S after its last event."""
     import random
 
     from django.test import override_settings
@@ -148,7 +148,9 @@ def test_a_users_feed_and_event_log_stay_bounded_in_length_and_age():
             )  # fmt: skip
         r = get_redis()
         try:
-            assert r.zcard(store.feed_key(follower)) == 50
+            # Trimmed lazily, one write in 16 checking (feed/store.py; the margin is tested
+            # in tests/feed/test_store_writer.py): past the bound, never past its margin.
+            assert 50 <= r.zcard(store.feed_key(follower)) <= 50 + store.FEED_TRIM_MARGIN
             assert r.xlen(store.events_key(follower)) <= 10 + 100
             assert 0 < r.ttl(store.events_key(follower)) <= 60
         finally:

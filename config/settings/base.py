@@ -223,6 +223,10 @@ CELERY_BEAT_SCHEDULE = {
 
 # --- Feed ------------------------------------------------------------------------------------
 FEED_MAX_ITEMS = env.integer("FEED_MAX_ITEMS", 800, at_least=1)  # Mastodon keeps 800 per home feed
+# Mastodon's rule: fan-out on write skips followers not seen for this many days (no feed read);
+# their feed is rebuilt from the people they follow when they come back (feed.activity).
+# 0: every follower is written.
+FEED_ACTIVE_DAYS = env.integer("FEED_ACTIVE_DAYS", 14, at_least=0)
 FEED_EVENT_LOG_LENGTH = env.integer("FEED_EVENT_LOG_LENGTH", 500, at_least=1)
 FEED_EVENT_LOG_TTL_S = env.integer("FEED_EVENT_LOG_TTL_S", 24 * 3600, at_least=1)
 FANOUT_CHUNK_SIZE = env.integer("FANOUT_CHUNK_SIZE", 1000, at_least=1)

@@ -73,6 +73,10 @@ def test_make_bench_at_toy_size_writes_every_figure(tmp_path, isolated_env):
         assert isinstance(results[key], int | float), key
     assert results["http_errors"] == 0
     assert results["celebrity_feeds_holding"] == results["celebrity_followers"]
+    # Mastodon's rule: with a tenth of the followers active, only their feeds hold it.
+    assert isinstance(results["celebrity_active_feeds_s"], float)
+    assert results["celebrity_active_feeds_holding"] == results["celebrity_active_followers"]
+    assert 0 < results["celebrity_active_followers"] < results["celebrity_followers"]
     assert results["push_received"] == results["push_expected"] > 0
     assert "| like / textbook like view (req/s) |" in run.stdout
 
