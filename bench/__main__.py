@@ -127,10 +127,14 @@ def run(args: argparse.Namespace) -> int:
         from django.conf import settings
 
         from bench.http_phase import ACTIVE_LIKERS, run_http_phase
-        from bench.product import product_endpoints, restore_product, seed_product
+        from bench.product import READERS, product_endpoints, restore_product, seed_product
         from bench.servers import side_servers
 
-        product = seed_product(graph, likers=min(ACTIVE_LIKERS, len(graph.tokens)))
+        product = seed_product(
+            graph,
+            likers=min(ACTIVE_LIKERS, len(graph.tokens)),
+            readers=max(20, int(READERS * min(1.0, 10 * scale))),
+        )
         log(f"bench: HTTP, side by side (fan-out workers stopped; a WSGI server and a web "
             f"server without the like fast path beside; {len(product.readers)} readers' "
             f"pages seeded)")  # fmt: skip

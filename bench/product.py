@@ -63,13 +63,14 @@ def _username(graph: Graph, index: int) -> str:
     return f"{graph.spec.prefix}{index}"
 
 
-def seed_product(graph: Graph, *, likers: int) -> Product:
-    """Pages worth reading for the readers, sessions for the first ``likers`` accounts."""
+def seed_product(graph: Graph, *, likers: int, readers: int = READERS) -> Product:
+    """Pages worth reading for the first ``readers`` accounts, sessions for the first
+    ``likers``."""
     from config.redis import get_redis
     from feed import store
 
     n = len(graph.user_ids)
-    readers = graph.user_ids[: min(READERS, n)]
+    readers_ids = graph.user_ids[: min(readers, n)]
     rng = random.Random(16)
     _remove_bench_posts()
     now = timezone.now()
@@ -77,7 +78,7 @@ def seed_product(graph: Graph, *, likers: int) -> Product:
         cursor.execute(
             "SELECT follower_id, array_agg(followee_id ORDER BY followee_id) FROM social_follow "
             "WHERE follower_id = ANY(%s) GROUP BY follower_id",
-            [readers],
+            [readers_ids],
         )
         followees: dict[int, list[int]] = dict(cursor.fetchall())
         cursor.execute(
@@ -89,7 +90,7 @@ def seed_product(graph: Graph, *, likers: int) -> Product:
         # Likes by some of each reader's followees.
         likes: dict[int, list[int]] = {}  # reader -> posts their followees liked
         rows = []
-        for reader in readers:
+        for reader in readers_ids:
             people = followees.get(reader, [])
             for liker in rng.sample(people, min(LIKERS_PER_READER, len(people))):
                 for post in rng.sample(graph.post_ids, min(LIKES_PER_LIKER, len(graph.post_ids))):
@@ -116,18 +117,18 @@ def seed_product(graph: Graph, *, likers: int) -> Product:
     # Home feeds: followees' posts and the posts they liked, newest first.
     redis = get_redis()
     top = store.score_of(now)
-    for reader in readers:
+    for reader in readers_ids:
         own = [p for f in followees.get(reader, []) for p in posts_by.get(f, [])[:3]]
         items = own[:OWN_POSTS_IN_FEED] + likes.get(reader, [])
         rng.shuffle(items)
         redis.unlink(store.feed_key(reader))
         scored = [(store.post_item_id(post_id=p), top - i * 60_000.0) for i, p in enumerate(items)]
         store.feed_add_quietly(user_id=reader, items=scored)
-    _seed_notifications(readers, graph, rng)
+    _seed_notifications(readers_ids, graph, rng)
     cookies = _sessions(graph.user_ids[:likers])
     return Product(
-        readers=readers,
-        reader_tokens=graph.tokens[: len(readers)],
+        readers=readers_ids,
+        reader_tokens=graph.tokens[: len(readers_ids)],
         profiles=[_username(graph, i) for i in range(min(PROFILES, n))],
         liked_posts=liked or graph.post_ids,
         follow_targets=[_username(graph, i) for i in range(max(0, n - FOLLOW_TARGETS), n)],

@@ -70,12 +70,14 @@ def side_servers(env: dict[str, str], logdir: Path, *, threads: int) -> Iterator
     envs = {"wsgi": env, "django_like": {**env, "BENCH_LIKE_FAST_PATH": "false"}}
     procs: list[subprocess.Popen[bytes]] = []
     try:
+        waits = []
         for name, command in _commands(ports.wsgi_port, ports.django_like_port, threads).items():
             log = logdir / f"side-{name}.log"
             with open(log, "wb") as out:
                 procs.append(subprocess.Popen(command, env=envs[name], stdout=out, stderr=out))
-            port = ports.wsgi_port if name == "wsgi" else ports.django_like_port
-            _wait_ready(port, procs[-1], log, timeout=60)
+            waits.append((ports.wsgi_port if name == "wsgi" else ports.django_like_port, log))
+        for proc, (port, log) in zip(procs, waits, strict=True):  # both start at once
+            _wait_ready(port, proc, log, timeout=60)
         yield ports
     finally:
         for proc in procs:
