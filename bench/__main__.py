@@ -140,15 +140,16 @@ def run(args: argparse.Namespace) -> int:
             f"pages seeded)")  # fmt: skip
         try:
             with (
-                running_stack(env, logdir, workers=False) as stack,
                 side_servers(env, logdir, threads=settings.WEB_THREADS) as side,
+                running_stack(env, logdir, workers=False) as stack,
             ):
                 host, port = stack.host_port
+                requests = product_endpoints(product, graph, f"{host}:{port}")
                 http = run_http_phase(
                     host, port, graph, rounds=args.rounds,
                     duration_s=args.duration * min(1.0, scale * 4 + 0.2),
                     connections=args.connections, open_loop_s=max(2.0, 10 * min(1.0, scale)),
-                    log=log, side=side, product=product_endpoints(product, graph, f"{host}:{port}"),
+                    log=log, side=side.ready(), product=requests,
                     warm_s=0.5 if scale >= 0.5 else 0.2,
                 )  # fmt: skip
         finally:

@@ -10,7 +10,9 @@
   fast path (``likes.asgi``) has to keep answering: is it still worth its code?
 
 Both run beside the stack's web server on the same database and Redis prefix; each sits
-idle while another endpoint is measured, so the rounds keep sharing the cores alike.
+idle while another endpoint is measured, so the rounds keep sharing the cores alike. They
+stop within two seconds (gunicorn's graceful timeout is 30 s by default: the smoke test's
+wait).
 """
 
 from __future__ import annotations
@@ -21,16 +23,24 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from loadtest.stack import free_port
 
 
-@dataclass(frozen=True)
+@dataclass
 class SideServers:
     wsgi_port: int
     django_like_port: int
+    waits: list[tuple[int, subprocess.Popen[bytes], Path]] = field(default_factory=list)
+
+    def ready(self, timeout: float = 60) -> SideServers:
+        """Wait until each answers (they start while the stack starts: the smoke test's
+        seconds)."""
+        for port, proc, log in self.waits:
+            _wait_ready(port, proc, log, timeout)
+        return self
 
 
 def _commands(wsgi_port: int, django_like_port: int, threads: int) -> dict[str, list[str]]:
@@ -39,11 +49,12 @@ def _commands(wsgi_port: int, django_like_port: int, threads: int) -> dict[str, 
         "wsgi": [
             py, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{wsgi_port}",
             "--workers", "1", "--worker-class", "gthread", "--threads", str(threads),
-            "--backlog", "2048", "--log-level", "warning",
+            "--backlog", "2048", "--log-level", "warning", "--graceful-timeout", "2",
         ],
         "django_like": [
             py, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
             "--port", str(django_like_port), "--no-access-log", "--no-proxy-headers",
+            "--timeout-graceful-shutdown", "2",
         ],
     }  # fmt: skip
 
@@ -64,20 +75,18 @@ def _wait_ready(port: int, proc: subprocess.Popen[bytes], log: Path, timeout: fl
 
 @contextlib.contextmanager
 def side_servers(env: dict[str, str], logdir: Path, *, threads: int) -> Iterator[SideServers]:
-    """Start both side servers, wait until each answers, stop them after."""
+    """Start both side servers (``ready()`` waits until each answers), stop them after."""
     ports = SideServers(wsgi_port=free_port(), django_like_port=free_port())
     logdir.mkdir(parents=True, exist_ok=True)
     envs = {"wsgi": env, "django_like": {**env, "BENCH_LIKE_FAST_PATH": "false"}}
     procs: list[subprocess.Popen[bytes]] = []
     try:
-        waits = []
         for name, command in _commands(ports.wsgi_port, ports.django_like_port, threads).items():
             log = logdir / f"side-{name}.log"
             with open(log, "wb") as out:
                 procs.append(subprocess.Popen(command, env=envs[name], stdout=out, stderr=out))
-            waits.append((ports.wsgi_port if name == "wsgi" else ports.django_like_port, log))
-        for proc, (port, log) in zip(procs, waits, strict=True):  # both start at once
-            _wait_ready(port, proc, log, timeout=60)
+            port = ports.wsgi_port if name == "wsgi" else ports.django_like_port
+            ports.waits.append((port, procs[-1], log))
         yield ports
     finally:
         for proc in procs:
