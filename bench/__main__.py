@@ -5,9 +5,12 @@ prefix ``lfbench``, production settings, the baseline views routed), seeds the b
 once (reused afterwards), then measures, in this order:
 
 1. HTTP, workers stopped (the fan-out queued by each like waits in the broker and is purged
-   after, so the three endpoints share the two cores only with PostgreSQL and Redis): peak
-   throughput of the like endpoint, the textbook like view and a bare JSON view, in rounds;
-   then the like endpoint at 80% of its peak from an open-loop generator (p99).
+   after, so the endpoints share the two cores only with PostgreSQL and Redis): peak
+   throughput of the like endpoint, the textbook like view and a bare JSON view, in rounds,
+   with, in the same rounds, the bare view on gunicorn (``bare_vs_wsgi``), the same token
+   like through Django's view (the fast path's worth) and the rest of the product (pages,
+   writes, the browser's like: ``bench.product``); then the like endpoint at 80% of its
+   peak from an open-loop generator (p99).
 2. Redis: ``redis-benchmark -P 32 -t zadd`` and the fan-out's own feed writer.
 3. Workers started: a like by the account with 1,000,000 followers, timed from its 2xx to
    the moment its fan-out is complete (every follower's feed holds it; then checked); then
@@ -38,6 +41,8 @@ RESULTS = ROOT / "bench" / "results.json"
 GOALS: list[tuple[str, str, str, Any]] = [
     ("like_vs_textbook", "like / textbook like view (req/s)", "≥ 4", lambda r: r >= 4),
     ("like_vs_bare", "like / bare JSON view (req/s)", "≥ 0.4", lambda r: r >= 0.4),
+    ("bare_vs_wsgi", "bare view: project's server / WSGI server (req/s)", "≥ 0.5",
+     lambda r: r >= 0.5),
     ("like_p99_ms_at_80pct", "like p99 at 80% of peak (ms)", "≤ 50", lambda r: r <= 50),
     ("fanout_vs_zadd", "fan-out entries/s / redis-benchmark ZADD", "≥ 0.3", lambda r: r >= 0.3),
     ("celebrity_all_feeds_s", "celebrity like: all feeds written (s)", "≤ 5", lambda r: r <= 5),
@@ -95,6 +100,8 @@ def run(args: argparse.Namespace) -> int:
             # The rate limit stays on (its Redis counter is part of every like's cost), at a
             # rate the bench's accounts never reach.
             "THROTTLE_RATE_LIKE": "10000000/min",
+            "THROTTLE_RATE_POST": "10000000/min",  # so do the post create and follow rounds'
+            "THROTTLE_RATE_FOLLOW": "10000000/min",
         },
     )
     os.environ.update(env)
@@ -119,16 +126,36 @@ def run(args: argparse.Namespace) -> int:
     logdir = ROOT / "var" / "bench-logs"
 
     if "http" not in skip:
-        from bench.http_phase import run_http_phase
+        from django.conf import settings
 
-        log("bench: HTTP, side by side (fan-out workers stopped)")
-        with running_stack(env, logdir, workers=False) as stack:
-            host, port = stack.host_port
-            http = run_http_phase(
-                host, port, graph, rounds=args.rounds,
-                duration_s=args.duration * min(1.0, scale * 4 + 0.2),
-                connections=args.connections, open_loop_s=max(2.0, 10 * min(1.0, scale)), log=log,
-            )  # fmt: skip
+        from bench.http_phase import ACTIVE_LIKERS, run_http_phase
+        from bench.product import READERS, product_endpoints, restore_product, seed_product
+        from bench.servers import side_servers
+
+        product = seed_product(
+            graph,
+            likers=min(ACTIVE_LIKERS, len(graph.tokens)),
+            readers=max(20, int(READERS * min(1.0, 10 * scale))),
+        )
+        log(f"bench: HTTP, side by side (fan-out workers stopped; a WSGI server and a web "
+            f"server without the like fast path beside; {len(product.readers)} readers' "
+            f"pages seeded)")  # fmt: skip
+        try:
+            with (
+                side_servers(env, logdir, threads=settings.WEB_THREADS) as side,
+                running_stack(env, logdir, workers=False) as stack,
+            ):
+                host, port = stack.host_port
+                requests = product_endpoints(product, graph, f"{host}:{port}")
+                http = run_http_phase(
+                    host, port, graph, rounds=args.rounds,
+                    duration_s=args.duration * min(1.0, scale * 4 + 0.2),
+                    connections=args.connections, open_loop_s=max(2.0, 10 * min(1.0, scale)),
+                    log=log, side=side.ready(), product=requests,
+                    warm_s=0.5 if scale >= 0.5 else 0.2,
+                )  # fmt: skip
+        finally:
+            restore_product(product)
         _purge_and_settle()
         results.update(
             like_rps=http.like_rps,
@@ -138,6 +165,10 @@ def run(args: argparse.Namespace) -> int:
             like_p50_ms_at_80pct=http.like_p50_ms_at_80pct,
             http_errors=http.errors,
         )
+        for name, (rps, p99) in http.endpoints.items():
+            key = ENDPOINT_KEYS.get(name, name)
+            results[f"{key}_rps"] = rps
+            results[f"{key}_p99_ms"] = p99
 
     if "redis" not in skip:
         from bench.redis_phase import fanout_write_rate, redis_benchmark_zadd
@@ -176,11 +207,40 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+# The rounds' names whose results.json keys predate the rest (``like_rps``, ...).
+ENDPOINT_KEYS = {"bare": "bare_json", "textbook": "textbook_like"}
+
+# Every endpoint of the HTTP rounds, as the table shows it (key prefix, label).
+ENDPOINTS: list[tuple[str, str]] = [
+    ("bare_json", "bare JSON view, project's server"),
+    ("bare_wsgi", "bare JSON view, gunicorn gthread (1 process)"),
+    ("like", "like, token (fast path)"),
+    ("django_like", "like, token, Django's view (fast path off)"),
+    ("cookie_like", "like, browser (session + CSRF, Django's view)"),
+    ("textbook_like", "textbook like view"),
+    ("feed", "GET /api/feed/"),
+    ("profile", "GET /api/users/<u>/"),
+    ("profile_posts", "GET /api/users/<u>/posts/"),
+    ("post", "GET /api/posts/<id>/"),
+    ("post_likes", "GET /api/posts/<id>/likes/"),
+    ("notifications", "GET /api/notifications/"),
+    ("post_create", "POST /api/posts/"),
+    ("follow", "PUT / DELETE /api/users/<u>/follow/"),
+]
+FAST_PATH_KEEP_ABOVE = 1.5  # issue 16: within 1.5x of the fast path, Django's path replaces it
+
+
 def _derive(r: dict[str, Any]) -> None:
     if r.get("textbook_like_rps"):
         r["like_vs_textbook"] = r["like_rps"] / r["textbook_like_rps"]
     if r.get("bare_json_rps"):
         r["like_vs_bare"] = r["like_rps"] / r["bare_json_rps"]
+    if r.get("bare_wsgi_rps"):
+        r["bare_vs_wsgi"] = r["bare_json_rps"] / r["bare_wsgi_rps"]
+    if r.get("django_like_rps"):
+        r["like_fast_vs_django"] = r["like_rps"] / r["django_like_rps"]
+    if r.get("cookie_like_rps"):
+        r["like_fast_vs_cookie"] = r["like_rps"] / r["cookie_like_rps"]
     if r.get("redis_zadd_p32_per_s"):
         r["fanout_vs_zadd"] = r["fanout_entries_per_s"] / r["redis_zadd_p32_per_s"]
 
@@ -204,6 +264,16 @@ def print_table(r: dict[str, Any]) -> None:
     print("\n| measured | value |\n|---|---|")
     for label, value in rows:
         print(f"| {label} | {_fmt(value)} |")
+    if any(f"{key}_rps" in r for key, _ in ENDPOINTS):
+        print("\n| endpoint (closed loop, same rounds) | req/s | p99 (ms) |\n|---|---|---|")
+        for key, label in ENDPOINTS:
+            if f"{key}_rps" in r:
+                print(f"| {label} | {_fmt(r[f'{key}_rps'])} | {_fmt(r.get(f'{key}_p99_ms'))} |")
+    if r.get("like_fast_vs_django"):
+        ratio = r["like_fast_vs_django"]
+        verdict = "keep likes/asgi.py" if ratio > FAST_PATH_KEEP_ABOVE else "remove likes/asgi.py"
+        print(f"\nlike fast path / the same token like through Django's view: {ratio:.2f}x "
+              f"(issue 16: within {FAST_PATH_KEEP_ABOVE}x, remove it): {verdict}")  # fmt: skip
     print("\n| figure | measured | goal | reached |\n|---|---|---|---|")
     for key, label, goal, test in GOALS:
         value = r.get(key)

@@ -1,6 +1,11 @@
 """The HTTP figures: peak throughput of the like endpoint, the textbook like view and a
 bare JSON view, side by side on one server; then the like endpoint's p99 at 80% of its peak.
 
+In the same rounds: the bare view on a WSGI server (``bare_wsgi``, ``bench.servers``), the
+same token like through Django's view (``django_like``: a second web server with the fast
+path off), and the rest of the product (``bench.product``: pages, writes, the browser's
+like), each as req/s (median of its rounds) and p99 (closed loop, every round's answers).
+
 Every like request uses a fresh (user, post) pair, so each one stores a row, moves a counter
 and queues a fan-out, on both like endpoints alike (a repeated pair would measure the cheap
 idempotent path). The endpoints take turns in rounds (bare, textbook, like, bare, ...) so a
@@ -19,6 +24,7 @@ import uvloop
 from loadtest.seed import Graph
 
 from .httpload import LoadResult, MakeRequest, closed_loop, http_request, open_loop
+from .servers import SideServers
 
 
 @dataclass
@@ -31,6 +37,8 @@ class HttpFigures:
     open_loop_rate: float
     open_loop_achieved: float
     errors: int
+    # Every endpoint of the rounds: (req/s, median of the rounds; p99 ms, all rounds).
+    endpoints: dict[str, tuple[float, float]]
 
 
 ACTIVE_LIKERS = 1_000
@@ -67,38 +75,49 @@ class Pairs:
 
 def run_http_phase(
     host: str, port: int, graph: Graph, *, rounds: int, duration_s: float, connections: int,
-    open_loop_s: float, log: Callable[[str], None],
+    open_loop_s: float, log: Callable[[str], None], side: SideServers | None = None,
+    product: dict[str, MakeRequest] | None = None, warm_s: float = 0.5,
 ) -> HttpFigures:  # fmt: skip
     pairs = Pairs(graph, f"{host}:{port}")
     bare = http_request("GET", "/api/bench/bare/", host=f"{host}:{port}")
-    endpoints: dict[str, MakeRequest] = {
-        "bare": lambda _k: bare,
-        "textbook": pairs.requests("/api/bench/textbook/posts/{post}/like/"),
-        "like": pairs.requests("/api/posts/{post}/like/"),
+    endpoints: dict[str, tuple[int, MakeRequest]] = {
+        "bare": (port, lambda _k: bare),
+        "textbook": (port, pairs.requests("/api/bench/textbook/posts/{post}/like/")),
+        "like": (port, pairs.requests("/api/posts/{post}/like/")),
     }
+    if side is not None:
+        wsgi_bare = http_request("GET", "/api/bench/bare/", host=f"{host}:{side.wsgi_port}")
+        endpoints["bare_wsgi"] = (side.wsgi_port, lambda _k: wsgi_bare)
+        django = Pairs(graph, f"{host}:{side.django_like_port}")  # the same fresh pairs
+        endpoints["django_like"] = (
+            side.django_like_port,
+            django.requests("/api/posts/{post}/like/"),
+        )
+    endpoints.update({name: (port, make) for name, make in (product or {}).items()})
     runs: dict[str, list[LoadResult]] = {name: [] for name in endpoints}
     used = 0
 
     async def go() -> LoadResult:
         nonlocal used
         # A short warm-up (connections, pools, caches) that is not counted.
-        for make in endpoints.values():
-            warm = await closed_loop(host, port, make, connections=connections, duration_s=0.5,
+        for to, make in endpoints.values():
+            warm = await closed_loop(host, to, make, connections=connections, duration_s=warm_s,
                                      first=used)  # fmt: skip
             used += warm.sent
         for r in range(rounds):
-            for name, make in endpoints.items():
+            for name, (to, make) in endpoints.items():
                 result = await closed_loop(
-                    host, port, make, connections=connections, duration_s=duration_s, first=used
+                    host, to, make, connections=connections, duration_s=duration_s, first=used
                 )
                 used += result.sent
                 runs[name].append(result)
-                log(f"  round {r + 1}/{rounds} {name:>8}: {result.rps:8.0f} req/s "
-                    f"(p50 {result.percentile(50):.1f} ms, errors {result.errors})")  # fmt: skip
+                log(f"  round {r + 1}/{rounds} {name:>13}: {result.rps:8.0f} req/s "
+                    f"(p50 {result.percentile(50):.1f} ms, p99 {result.percentile(99):.1f} ms, "
+                    f"errors {result.errors} {_bad(result)})")  # fmt: skip
         peak = statistics.median(r.rps for r in runs["like"])
         rate = 0.8 * peak
         result = await open_loop(
-            host, port, endpoints["like"], rate=rate, duration_s=open_loop_s, first=used
+            host, port, endpoints["like"][1], rate=rate, duration_s=open_loop_s, first=used
         )
         used += result.sent
         log(f"  open loop at {rate:.0f} likes/s: p50 {result.percentile(50):.1f} ms, "
@@ -117,4 +136,16 @@ def run_http_phase(
         open_loop_rate=0.8 * median["like"],
         open_loop_achieved=opened.rps,
         errors=errors,
+        endpoints={name: (median[name], _p99(results)) for name, results in runs.items()},
     )
+
+
+def _p99(results: list[LoadResult]) -> float:
+    merged = LoadResult(latencies_ms=[ms for r in results for ms in r.latencies_ms])
+    return merged.percentile(99)
+
+
+def _bad(result: LoadResult) -> str:
+    """The statuses that were not 2xx, if any (a wrong request shows at once)."""
+    bad = {s: n for s, n in result.statuses.items() if not 200 <= s < 300}
+    return str(bad) if bad else ""

@@ -28,11 +28,12 @@ MakeRequest = Callable[[int], bytes]
 
 
 def http_request(
-    method: str, path: str, *, host: str, headers: dict[str, str] | None = None
-) -> bytes:
-    lines = [f"{method} {path} HTTP/1.1", f"Host: {host}", "Content-Length: 0"]
+    method: str, path: str, *, host: str, headers: dict[str, str] | None = None,
+    body: bytes = b"",
+) -> bytes:  # fmt: skip
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {host}", f"Content-Length: {len(body)}"]
     lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
 @dataclass

@@ -71,7 +71,16 @@ def test_make_bench_at_toy_size_writes_every_figure(tmp_path, isolated_env):
         "push_sockets", "sockets_per_process", "bytes_per_socket",
     ):  # fmt: skip
         assert isinstance(results[key], int | float), key
-    assert results["http_errors"] == 0
+    # Every endpoint of the HTTP rounds, the WSGI server and the like without the fast path.
+    for name in (
+        "bare_json", "bare_wsgi", "like", "django_like", "cookie_like", "textbook_like", "feed",
+        "profile", "profile_posts", "post", "post_likes", "notifications", "post_create",
+        "follow",
+    ):  # fmt: skip
+        assert results[f"{name}_rps"] > 0, name
+        assert results[f"{name}_p99_ms"] > 0, name
+    assert results["bare_vs_wsgi"] > 0 and results["like_fast_vs_django"] > 0
+    assert results["http_errors"] == 0  # every request of every endpoint answered 2xx
     assert results["celebrity_feeds_holding"] == results["celebrity_followers"]
     # Mastodon's rule: with a tenth of the followers active, only their feeds hold it.
     assert isinstance(results["celebrity_active_feeds_s"], float)
@@ -79,6 +88,9 @@ def test_make_bench_at_toy_size_writes_every_figure(tmp_path, isolated_env):
     assert 0 < results["celebrity_active_followers"] < results["celebrity_followers"]
     assert results["push_received"] == results["push_expected"] > 0
     assert "| like / textbook like view (req/s) |" in run.stdout
+    assert "| bare view: project's server / WSGI server (req/s) |" in run.stdout
+    assert "| GET /api/feed/ |" in run.stdout
+    assert "like fast path / the same token like through Django's view" in run.stdout
 
 
 @pytest.mark.timeout(400)
