@@ -42,7 +42,9 @@ def user_login_name(*, username: str) -> str:
 
 
 def user_profile(*, user: User, viewer_id: int | None) -> Profile:
-    counts = Follow.objects.aggregate(
+    # Only this user's rows (two index scans, OR-ed): an aggregate over the whole table was
+    # a sequential scan of every follow, 0.5 s a profile at a million follows (make bench).
+    counts = Follow.objects.filter(Q(followee_id=user.pk) | Q(follower_id=user.pk)).aggregate(
         followers=Count("id", filter=Q(followee_id=user.pk)),
         following=Count("id", filter=Q(follower_id=user.pk)),
     )
