@@ -54,7 +54,10 @@ def safe_next(request: HttpRequest) -> str:
 
 @ensure_csrf_cookie
 def login(request: HttpRequest) -> HttpResponse:
-    return render(request, "frontend/login.html", {"next_url": safe_next(request)})
+    """``?signed_out=1``: a page was sent here because its access ended elsewhere (its
+    socket closed with 4401: a logout in another tab, a revoked token), so say so."""
+    context = {"next_url": safe_next(request), "signed_out": request.GET.get("signed_out") == "1"}
+    return render(request, "frontend/login.html", context)
 
 
 @ensure_csrf_cookie

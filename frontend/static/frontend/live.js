@@ -12,9 +12,15 @@
 //   holds them), so the page reloads it.
 // - Feed events (`feed.item`, `feed.remove`) share one `seq` counter.
 // - Publishes its state for the indicator: "live", "reconnecting", "offline".
+// - Stops for good when the server closes it for a reason a retry cannot fix:
+//   4401 (this person's access ended: the page goes to the log-in page) and
+//   4429 (too many sockets of this person: the page says to close a tab).
+
+import { signedOut } from "./session.js";
+import { toast } from "./toast.js";
 
 /** @typedef {import("./api.js").FeedItem} FeedItem */
-/** @typedef {"live" | "reconnecting" | "offline"} LiveState */
+/** @typedef {"live" | "reconnecting" | "offline" | "stopped"} LiveState */
 
 /**
  * @typedef {object} LiveHandlers
@@ -36,6 +42,14 @@ const ATTEMPTS_BEFORE_OFFLINE = 5;
 /** A connection that stayed open this long resets the backoff. */
 const STABLE_MS = 10_000;
 const SUBSCRIBE_DEBOUNCE_MS = 250;
+
+/** Close codes of the server's (feed/ws_auth.py, feed/consumers.py) that end retrying. */
+export const CLOSE_ACCESS_ENDED = 4401;
+export const CLOSE_TOO_MANY = 4429;
+export const TOO_MANY_TABS = "Too many open tabs: close one and reload";
+
+/** Whether this tab already said it has too many sockets. */
+let tooManyShown = false;
 
 /** Connections this tab made: a page without one gets the bell's own (notify.js). */
 export let connectionsOpened = 0;
@@ -65,6 +79,8 @@ export class LiveConnection {
     this.retryTimer = undefined;
     /** @type {ReturnType<typeof setTimeout> | undefined} */
     this.subscribeTimer = undefined;
+    /** Set by a close a retry cannot fix (4401, 4429): no more connecting. */
+    this.stopped = false;
 
     window.addEventListener("offline", () => this.goOffline());
     window.addEventListener("online", () => this.connectNow());
@@ -90,12 +106,13 @@ export class LiveConnection {
 
   connect() {
     clearTimeout(this.retryTimer);
+    if (this.stopped) return;
     this.setState("reconnecting", this.failures ? "Reconnecting…" : "Connecting…");
     const socket = new WebSocket(this.url);
     this.socket = socket;
     socket.addEventListener("open", () => this.onOpen(socket));
     socket.addEventListener("message", (event) => this.onMessage(event));
-    socket.addEventListener("close", () => this.onClose(socket));
+    socket.addEventListener("close", (event) => this.onClose(socket, event.code));
   }
 
   /** @param {WebSocket} socket */
@@ -114,10 +131,17 @@ export class LiveConnection {
     this.setState("live", "Live");
   }
 
-  /** @param {WebSocket} socket */
-  onClose(socket) {
+  /**
+   * @param {WebSocket} socket
+   * @param {number} code the close code the server sent (1006 when none)
+   */
+  onClose(socket, code) {
     if (socket !== this.socket) return; // an old socket we already replaced
     this.socket = null;
+    if (code === CLOSE_ACCESS_ENDED || code === CLOSE_TOO_MANY) {
+      this.stop(code);
+      return;
+    }
     const stable = this.openedAt > 0 && Date.now() - this.openedAt >= STABLE_MS;
     this.openedAt = 0;
     if (navigator.onLine === false) {
@@ -133,9 +157,31 @@ export class LiveConnection {
     this.retryTimer = setTimeout(() => this.connect(), delay);
   }
 
+  /**
+   * The server closed the socket for a reason a retry cannot fix: stop, and
+   * say so (the log-in page for 4401; for 4429 the indicator and a message
+   * that stays).
+   * @param {number} code
+   */
+  stop(code) {
+    clearTimeout(this.retryTimer);
+    clearTimeout(this.subscribeTimer);
+    this.stopped = true;
+    this.openedAt = 0;
+    if (code === CLOSE_ACCESS_ENDED) {
+      this.setState("stopped", "Signed out");
+      signedOut();
+    } else {
+      this.setState("stopped", "Too many tabs"); // short: the header of a phone
+      if (!tooManyShown) toast(TOO_MANY_TABS, { kind: "error", sticky: true });
+      tooManyShown = true; // one message per tab, not one per socket
+    }
+  }
+
   /** The browser lost the network: stop trying until it is back. */
   goOffline() {
     clearTimeout(this.retryTimer);
+    if (this.stopped) return;
     const socket = this.socket;
     this.socket = null;
     this.openedAt = 0;
@@ -145,7 +191,7 @@ export class LiveConnection {
 
   /** The browser is back online: try at once, with a fresh backoff. */
   connectNow() {
-    if (this.socket) return;
+    if (this.socket || this.stopped) return;
     this.failures = 0;
     this.connect();
   }

@@ -9,10 +9,11 @@ const MAX_ON_SCREEN = 4;
 
 /**
  * @param {string} message
- * @param {{ kind?: "info" | "error" }} [options]
+ * @param {{ kind?: "info" | "error", sticky?: boolean }} [options] a sticky toast stays
+ *   until dismissed (a state the page cannot leave by itself)
  * @returns {HTMLElement} the toast, already on screen
  */
-export function toast(message, { kind = "info" } = {}) {
+export function toast(message, { kind = "info", sticky = false } = {}) {
   const container = $("[data-toasts]");
   const close = () => element.remove();
   const element = h(
@@ -28,6 +29,6 @@ export function toast(message, { kind = "info" } = {}) {
   );
   container.append(element);
   while (container.children.length > MAX_ON_SCREEN) container.firstElementChild?.remove();
-  setTimeout(close, SHOW_MS[kind]);
+  if (!sticky) setTimeout(close, SHOW_MS[kind]);
   return element;
 }

@@ -3,6 +3,7 @@
 
 import { api } from "../api.js";
 import { $ } from "../dom.js";
+import { leavingOnPurpose } from "../session.js";
 
 /** @param {"login" | "signup"} kind */
 export function startAuth(kind) {
@@ -48,6 +49,7 @@ function nextUrl(form) {
 
 /** Log out, then show the log-in page. */
 export async function logout() {
+  leavingOnPurpose(); // this tab's own socket closes (4401) as the log-out lands
   try {
     await api.logout();
   } finally {
