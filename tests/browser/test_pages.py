@@ -141,6 +141,40 @@ def test_an_unknown_post_says_so(open_page: OpenPage, make_user: Any) -> None:
     expect(page.get_by_text("This post does not exist, or it was deleted.")).to_be_visible()
 
 
+def test_an_unknown_page_is_the_sites_404_at_both_widths(
+    open_page: OpenPage, make_user: Any
+) -> None:
+    """The site's own 404 (frontend/templates/404.html), with its header and the bell for a
+    signed-in person, and no sideways scroll on a phone.
+
+    The live stack runs with DEBUG on (Django's debug 404 there), so the page is the one this
+    test process's Django answers (DEBUG off, as under ``make run``), for the same person,
+    handed to the browser for that address; its styles and scripts come from the stack."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    user = make_user()
+    client = Client()
+    client.force_login(get_user_model().objects.get(username=user["username"]))
+    answer = client.get("/no/such/page/")
+    assert answer.status_code == 404
+    page = open_page(user, path="/login/")
+    page.route(
+        "**/no/such/page/",
+        lambda route: route.fulfill(status=404, content_type="text/html", body=answer.content),
+    )
+    page.goto("/no/such/page/")
+    expect(page.get_by_test_id("error-page")).to_contain_text("There is no page here")
+    expect(page.get_by_test_id("bell")).to_be_visible()
+    expect(page).to_have_title("Page not found · Likefeed")
+    screenshot(page, "404-desktop")
+    page.set_viewport_size(PHONE)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    screenshot(page, "404-phone")
+    page.get_by_role("link", name="Go to your feed").click()
+    expect(page.get_by_test_id("live-status")).to_be_visible()
+
+
 def test_a_late_answer_never_moves_the_count_backwards(
     open_page: OpenPage, make_user: Any, api: Any
 ) -> None:
