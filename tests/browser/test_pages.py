@@ -136,6 +136,27 @@ def test_a_posts_time_in_the_home_feed_links_to_its_page(
     expect(page.get_by_test_id("post-card")).to_contain_text(post["body"])
 
 
+def test_deleting_a_post_on_its_page_goes_back_to_the_feed_with_a_note(
+    open_page: OpenPage, make_user: Any, api: Any, live_server_url: str
+) -> None:
+    author = make_user()
+    post = create_post(api, author, f"Soon gone {unique()}")
+    page = open_page(author, path=f"/p/{post['id']}/")
+    card = page.get_by_test_id("post-card")
+    expect(card).to_contain_text(post["body"])
+    card.get_by_test_id("delete-post").click()
+    card.get_by_test_id("delete-confirm").click()
+
+    expect(page).to_have_url(f"{live_server_url}/")
+    expect(page.get_by_test_id("toast")).to_have_text(re.compile("Your post was deleted."))
+    expect_live(page)
+    expect(page.get_by_text(post["body"])).to_have_count(0)
+    assert api(author).get(f"/api/posts/{post['id']}/").status_code == 404
+    page.reload()  # said once, not on every visit
+    expect_live(page)
+    expect(page.get_by_test_id("toast")).to_have_count(0)
+
+
 def test_an_unknown_post_says_so(open_page: OpenPage, make_user: Any) -> None:
     page = open_page(make_user(), path="/p/987654321/")
     expect(page.get_by_text("This post does not exist, or it was deleted.")).to_be_visible()

@@ -32,3 +32,31 @@ export function toast(message, { kind = "info", sticky = false } = {}) {
   if (!sticky) setTimeout(close, SHOW_MS[kind]);
   return element;
 }
+
+/** Where a message for the next page waits (this tab only). */
+const FLASH_KEY = "likefeed:flash";
+
+/**
+ * Show `message` on the next page this tab loads (after a navigation that
+ * leaves the page the message is about, such as a deleted post's).
+ * @param {string} message
+ */
+export function flashNext(message) {
+  try {
+    sessionStorage.setItem(FLASH_KEY, message);
+  } catch {
+    // storage refused (private mode, full): the next page just says nothing
+  }
+}
+
+/** Show the message a previous page left for this one, once. */
+export function showFlash() {
+  let message = null;
+  try {
+    message = sessionStorage.getItem(FLASH_KEY);
+    sessionStorage.removeItem(FLASH_KEY);
+  } catch {
+    return;
+  }
+  if (message) toast(message);
+}
