@@ -15,7 +15,7 @@ from typing import Any
 from django.conf import settings
 from playwright.sync_api import Browser, expect
 
-from .helpers import OpenPage, expect_live
+from .helpers import PHONE, OpenPage, expect_live, screenshot
 
 
 def test_a_log_out_elsewhere_sends_the_open_page_to_the_log_in_and_back(
@@ -43,6 +43,9 @@ def test_a_log_out_elsewhere_sends_the_open_page_to_the_log_in_and_back(
         second.close()
     assert left_after < 3, f"the page left {left_after:.1f} s after the log-out"
     expect(page.get_by_test_id("signed-out")).to_contain_text("You were signed out")
+    screenshot(page, "signed-out-desktop")
+    page.set_viewport_size(PHONE)
+    screenshot(page, "signed-out-phone")
 
     page.get_by_label("Username").fill(user["username"])
     page.get_by_label("Password").fill(user["password"])
@@ -105,4 +108,8 @@ def test_a_socket_over_the_cap_stops_reconnecting_and_says_to_close_a_tab(
     )
     second.wait_for_timeout(2_000)  # a retry would come within 0.5-1 s
     assert opened["count"] == 1, "the refused page tried again"
+    screenshot(second, "too-many-tabs-desktop")
+    second.set_viewport_size(PHONE)
+    assert second.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    screenshot(second, "too-many-tabs-phone")
     expect_live(first)  # the tab that was first keeps its socket
