@@ -205,3 +205,28 @@ def test_a_worker_that_exits_after_its_unrecoverable_error_is_not_killed_twice(
     time.sleep(supervised_worker.topology.hung_after_s + 6)  # the grace, and a TICK_5 after it
     assert supervised_worker.pid("worker-fanout") == successor
     assert "error: killed" not in (supervised_worker.topology.logdir / "liveness.log").read_text()
+
+
+def test_the_banner_ends_with_the_url_and_the_logins_after_the_programs_output(tmp_path):
+    """What ``make run`` prints once up: the programs' late start-up lines first (the log
+    follower settles), then the banner, whose last lines are the URL and the logins."""
+    from config.run import LogFollower, banner
+
+    log = tmp_path / "worker-mail.log"
+    log.write_text("")
+    follower = LogFollower(tmp_path)
+    log.write_text("celery@host ready.\n")
+    printed: list[str] = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("builtins.print", lambda text="", **_: printed.append(str(text)))
+        follower.settle(quiet_s=0.2, max_s=2)
+        print(
+            banner(url="http://h:1", logdir=tmp_path, logins=["demo logins: a", "staff login: b"])
+        )
+    out = "\n".join(printed).splitlines()
+    assert out[0].endswith("| celery@host ready.")
+    assert out[-3:] == [
+        "Likefeed is up: http://h:1/   (API docs: http://h:1/api/docs/)",
+        "  demo logins: a",
+        "  staff login: b",
+    ]
