@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from django.conf import settings
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, WebSocketRoute, expect
 
 from .helpers import PHONE, OpenPage, expect_live, screenshot
 
@@ -113,3 +113,28 @@ def test_a_socket_over_the_cap_stops_reconnecting_and_says_to_close_a_tab(
     assert second.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     screenshot(second, "too-many-tabs-phone")
     expect_live(first)  # the tab that was first keeps its socket
+
+
+def test_a_session_that_ended_while_the_socket_was_down_is_signed_out_too(
+    open_page: OpenPage, make_user: Any, live_server_url: str
+) -> None:
+    """No 4401 reaches a page whose session ended while its socket was down (expired, or
+    deleted server-side): its next handshake is refused outright, the page asks /api/me/,
+    and leaves for the log-in page instead of retrying forever."""
+    from django.contrib.sessions.models import Session
+
+    user = make_user()
+    sockets: list[WebSocketRoute] = []
+    page = open_page(user, path="/login/")  # the route must be in place before "/"
+
+    def relay(ws: WebSocketRoute) -> None:
+        sockets.append(ws)
+        ws.connect_to_server()
+
+    page.route_web_socket(re.compile(r"/ws/$"), relay)
+    page.goto("/")
+    expect_live(page)
+    session_key = next(c["value"] for c in page.context.cookies() if c["name"] == "sessionid")
+    assert Session.objects.filter(session_key=session_key).delete()[0] == 1
+    sockets[-1].close(code=1011, reason="test: server went away")
+    expect(page).to_have_url(f"{live_server_url}/login/?signed_out=1&next=%2F", timeout=5_000)

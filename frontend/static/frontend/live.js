@@ -15,7 +15,11 @@
 // - Stops for good when the server closes it for a reason a retry cannot fix:
 //   4401 (this person's access ended: the page goes to the log-in page) and
 //   4429 (too many sockets of this person: the page says to close a tab).
+//   A handshake refused outright (no close code reaches the page) is asked
+//   about: when /api/me/ says the session is gone, that is 4401 too (a
+//   session that expired, or ended while the socket was down).
 
+import { request } from "./api.js";
 import { signedOut } from "./session.js";
 import { toast } from "./toast.js";
 
@@ -110,9 +114,16 @@ export class LiveConnection {
     this.setState("reconnecting", this.failures ? "Reconnecting…" : "Connecting…");
     const socket = new WebSocket(this.url);
     this.socket = socket;
-    socket.addEventListener("open", () => this.onOpen(socket));
+    let opened = false;
+    socket.addEventListener("open", () => {
+      opened = true;
+      this.onOpen(socket);
+    });
     socket.addEventListener("message", (event) => this.onMessage(event));
-    socket.addEventListener("close", (event) => this.onClose(socket, event.code));
+    socket.addEventListener("close", (event) => {
+      if (!opened && socket === this.socket) this.checkSession();
+      this.onClose(socket, event.code);
+    });
   }
 
   /** @param {WebSocket} socket */
@@ -176,6 +187,16 @@ export class LiveConnection {
       if (!tooManyShown) toast(TOO_MANY_TABS, { kind: "error", sticky: true });
       tooManyShown = true; // one message per tab, not one per socket
     }
+  }
+
+  /**
+   * A handshake was refused: if the session is gone, stop as for 4401 (the
+   * retry already scheduled finds `stopped` set and does nothing).
+   */
+  checkSession() {
+    request("GET", "/api/me/").catch((error) => {
+      if (error?.isAuthError && !this.stopped) this.stop(CLOSE_ACCESS_ENDED);
+    });
   }
 
   /** The browser lost the network: stop trying until it is back. */
