@@ -157,6 +157,24 @@ def test_deleting_a_post_on_its_page_goes_back_to_the_feed_with_a_note(
     expect(page.get_by_test_id("toast")).to_have_count(0)
 
 
+def test_a_page_without_a_feed_takes_a_feed_remove_in_its_stride(
+    open_page: OpenPage, make_user: Any, api: Any
+) -> None:
+    """``feed.remove`` goes to every socket of the person, a profile's or a post page's too
+    (pages without a feed): it is ignored there, not an uncaught error (open_page fails the
+    test on one)."""
+    author = make_user()
+    post = create_post(api, author, f"Here and gone {unique()}")
+    page = open_page(author, path="/login/")
+    received = listen(page)
+    page.goto(f"/u/{author['username']}/")
+    expect_live(page)
+    assert api(author).delete(f"/api/posts/{post['id']}/").status_code == 204
+    wait_for(page, lambda: any(m.get("type") == "feed.remove" for m in received))
+    page.wait_for_timeout(300)  # the page's handler has run
+    expect_live(page)
+
+
 def test_an_unknown_post_says_so(open_page: OpenPage, make_user: Any) -> None:
     page = open_page(make_user(), path="/p/987654321/")
     expect(page.get_by_text("This post does not exist, or it was deleted.")).to_be_visible()

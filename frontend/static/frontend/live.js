@@ -29,8 +29,10 @@ import { toast } from "./toast.js";
 /**
  * @typedef {object} LiveHandlers
  * @property {(item: FeedItem) => void} onFeedItem a new or moved item, in `seq` order
- * @property {(id: string) => void} onFeedRemove an item left the feed, in `seq` order
- * @property {() => void} onGap the server no longer has events we missed: reload
+ * @property {(id: string) => void} [onFeedRemove] an item left the feed, in `seq` order
+ *   (optional, as `onGap`: the pages without a feed, and the bell's socket, get these
+ *   events too, since they go to all of a person's sockets)
+ * @property {() => void} [onGap] the server no longer has events we missed: reload
  * @property {(postId: number, count: number, version: number) => void} onPostLikes
  * @property {(message: import("./api.js").LikeAnswer) => void} [onMyLike] this person
  *   liked or unliked, in this tab or another (`me.like`)
@@ -232,13 +234,13 @@ export class LiveConnection {
         this.onFeedEvent(message.seq, () => this.handlers.onFeedItem(message.item));
         break;
       case "feed.remove":
-        this.onFeedEvent(message.seq, () => this.handlers.onFeedRemove(message.id));
+        this.onFeedEvent(message.seq, () => this.handlers.onFeedRemove?.(message.id));
         break;
       case "resume.gap":
         // What follows counts on from the oldest kept event (the counter may
         // even have started again, after Redis lost its data).
         this.lastSeq = message.oldest - 1;
-        this.handlers.onGap();
+        this.handlers.onGap?.();
         break;
       case "post.likes":
         this.handlers.onPostLikes(message.post_id, message.like_count, message.likes_version);
