@@ -5,7 +5,8 @@ before or outside one, which Django would otherwise render as HTML pages: an unk
 ``/api/`` path (the catch-all of ``config.urls``), a refused CSRF check (Django's HTML 403,
 ``CSRF_FAILURE_VIEW``), a ``SuspiciousOperation`` such as a body over
 ``DATA_UPLOAD_MAX_MEMORY_SIZE`` read by Django itself (``handler400``), and the 403/404/500
-handlers. Outside ``/api/`` the pages stay Django's own.
+handlers. Outside ``/api/`` they are Django's default views, which render the site's own
+``404.html``, ``500.html``, ``403.html`` and ``400.html`` (frontend/templates).
 """
 
 from __future__ import annotations

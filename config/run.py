@@ -4,12 +4,15 @@
 2. The broker must answer: a missing broker is a configuration error, said in one sentence,
    not a worker printing ``Trying again`` forever.
 3. Production-shaped unless ``DEBUG=1`` (``production_shaped``: no debug pages); migrate,
-   seed the demo, collect the static files.
+   seed the demo and a staff login for ``/admin/`` and ``/ops/`` (its password generated
+   once into ``var/run/staff_password``), collect the static files. Mails link to the URL
+   the stack serves (``SITE_URL``, unless the environment sets it).
 4. Start the processes of ``supervisord.conf`` under supervisord (``config.processes``):
    one ASGI server (uvicorn: HTTP and WebSocket), one Celery worker per queue (fan-out,
    bulk fan-out, mail) and beat; wait until ``/api/health/`` answers and counts every
-   worker, and print the URL. Each program's output is printed with its name in front
-   (and kept in ``var/log/<program>.log``).
+   worker. Each program's output is printed with its name in front (and kept in
+   ``var/log/<program>.log``). Once the programs' start-up output has settled, the last
+   lines printed are the URL and the logins, not buried above the workers' banners.
 5. Supervision: a program that exits is restarted, and a worker that declared itself dead
    ("Unrecoverable error") but hangs is killed and restarted (supervisord's autorestart and
    the ``liveness`` listener). A program that dies while starting stops everything with
@@ -53,6 +56,23 @@ def broker_problem(url: str) -> str | None:
 
 STACK_FILE = ROOT / "var" / "run" / "stack.json"
 SECRET_FILE = VAR / "run" / "secret_key"
+STAFF_PASSWORD_FILE = VAR / "run" / "staff_password"
+# The lines of seed_demo's output that make run prints last, after the stack is up.
+LOGIN_LINES = ("demo logins:", "staff login")
+# After the stack is healthy, the banner waits for the programs' output to pause this long
+# (their late start-up lines), but no longer than SETTLE_MAX_S.
+SETTLE_QUIET_S = 1.0
+SETTLE_MAX_S = 8.0
+
+
+def kept_secret(path: Path, nbytes: int) -> str:
+    """A random secret generated once into ``path`` (mode 0600) and read from it after."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as file:
+            file.write(secrets.token_urlsafe(nbytes))
+    return path.read_text().strip()
 
 
 def production_shaped(environ: dict[str, str] | os._Environ[str]) -> None:
@@ -67,12 +87,7 @@ def production_shaped(environ: dict[str, str] | os._Environ[str]) -> None:
     environ.setdefault("EMAIL_URL", "consolemail://")
     if environ.get("SECRET_KEY", "").strip():
         return
-    if not SECRET_FILE.exists():
-        SECRET_FILE.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(SECRET_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as file:
-            file.write(secrets.token_urlsafe(50))
-    environ["SECRET_KEY"] = SECRET_FILE.read_text().strip()
+    environ["SECRET_KEY"] = kept_secret(SECRET_FILE, 50)
 
 
 def record_stack(url: str) -> None:
@@ -101,7 +116,9 @@ class LogFollower:
     def _logs(self) -> list[Path]:
         return sorted(self.logdir.glob("*.log")) if self.logdir.exists() else []
 
-    def print_new(self) -> None:
+    def print_new(self) -> int:
+        """Print what the programs wrote since the last call; how many lines that was."""
+        printed = 0
         for path in self._logs():
             size, offset = path.stat().st_size, self.offsets.get(path, 0)
             if size < offset:  # rotated by supervisord: a new file
@@ -120,6 +137,31 @@ class LogFollower:
                 if any(noise in text for noise in self.NOISE):
                     continue
                 print(f"{path.stem:>13} | {text}", flush=True)
+                printed += 1
+        return printed
+
+    def tick(self) -> None:
+        self.print_new()
+
+    def settle(self, quiet_s: float = SETTLE_QUIET_S, max_s: float = SETTLE_MAX_S) -> None:
+        """Print the programs' output until it pauses for ``quiet_s`` (at most ``max_s``):
+        the workers' late start-up lines come before the banner, not after it."""
+        deadline, quiet_since = time.monotonic() + max_s, time.monotonic()
+        while time.monotonic() < deadline and time.monotonic() - quiet_since < quiet_s:
+            if self.print_new():
+                quiet_since = time.monotonic()
+            time.sleep(0.1)
+
+
+def banner(*, url: str, logdir: Path, logins: list[str]) -> str:
+    """What make run prints once the stack is up: its last lines are the URL and the logins."""
+    lines = [
+        "",
+        f"Ctrl-C stops everything. Logs: {logdir}/",
+        f"Likefeed is up: {url}/   (API docs: {url}/api/docs/)",
+        *(f"  {line}" for line in logins),
+    ]
+    return "\n".join(lines)
 
 
 def main() -> int:
@@ -146,25 +188,32 @@ def main() -> int:
         migrated = subprocess.run([*manage, "migrate", "--noinput", "-v", "0"])
         if migrated.returncode:
             return migrated.returncode
-        subprocess.run([*manage, "seed_demo"], check=True)
+        seeded = subprocess.run(
+            [*manage, "seed_demo", "--staff-password", kept_secret(STAFF_PASSWORD_FILE, 12)],
+            check=True, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        logins = [line for line in seeded.stdout.splitlines() if line.startswith(LOGIN_LINES)]
+        for line in seeded.stdout.splitlines():
+            if line not in logins:
+                print(line, flush=True)
         # Hashed and compressed for WhiteNoise; a no-op for what is already collected.
         subprocess.run([*manage, "collectstatic", "--noinput", "-v", "0"], check=True)
 
         logdir = VAR / "log"
         follower = LogFollower(logdir)
-        supervisor = Supervisor(
-            Topology(
-                logdir=logdir, host=host, port=int(port),
-                ws_ping_s=os.environ.get("WS_HEARTBEAT_S", "25"),
-            )
+        topology = Topology(
+            logdir=logdir, host=host, port=int(port),
+            ws_ping_s=os.environ.get("WS_HEARTBEAT_S", "25"),
         )  # fmt: skip
-        url = supervisor.topology.url
+        os.environ.setdefault("SITE_URL", topology.url)  # mails link to where it serves
+        supervisor = Supervisor(topology)
+        url = topology.url
         try:
             supervisor.start()  # every program of supervisord.conf
-            supervisor.wait_healthy(workers=len(WORKERS), timeout=90, tick=follower.print_new)
+            supervisor.wait_healthy(workers=len(WORKERS), timeout=90, tick=follower.tick)
             record_stack(url)
-            print(f"\nLikefeed is up: {url}/   (API docs: {url}/api/docs/)"
-                  f"\nCtrl-C stops everything. Logs: {logdir}/\n", flush=True)  # fmt: skip
+            follower.settle()
+            print(banner(url=url, logdir=logdir, logins=logins), flush=True)
             while not stopping:
                 follower.print_new()
                 problem = supervisor.problem()

@@ -5,6 +5,7 @@
 person send anyone else to the log-in page, which returns them afterwards (``?next=``).
 """
 
+from django.contrib.auth import password_validation
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -54,9 +55,18 @@ def safe_next(request: HttpRequest) -> str:
 
 @ensure_csrf_cookie
 def login(request: HttpRequest) -> HttpResponse:
-    return render(request, "frontend/login.html", {"next_url": safe_next(request)})
+    """``?signed_out=1``: a page was sent here because its access ended elsewhere (its
+    socket closed with 4401: a logout in another tab, a revoked token), so say so."""
+    context = {"next_url": safe_next(request), "signed_out": request.GET.get("signed_out") == "1"}
+    return render(request, "frontend/login.html", context)
 
 
 @ensure_csrf_cookie
 def signup(request: HttpRequest) -> HttpResponse:
-    return render(request, "frontend/signup.html", {"next_url": safe_next(request)})
+    """The password rules shown before submitting are the validators' own help texts
+    (``AUTH_PASSWORD_VALIDATORS``), so the page cannot promise other rules than the server's."""
+    context = {
+        "next_url": safe_next(request),
+        "password_rules": password_validation.password_validators_help_texts(),
+    }
+    return render(request, "frontend/signup.html", context)

@@ -110,12 +110,12 @@ def like_mail_subject(*, recent_usernames: list[str], count: int) -> str:
 
 def _body(*, subject: str, post: Post) -> str:
     excerpt = post.body if len(post.body) <= 140 else post.body[:139] + "…"
-    site = settings.SITE_URL.rstrip("/")
+    site = settings.SITE_URL.rstrip("/")  # where the stack serves (config/run.py sets it)
     return (
         f"{subject}:\n\n"
         f"    {excerpt}\n\n"
         f"It has {post.like_count} like{'s' if post.like_count != 1 else ''} now. "
-        f"See it on {site}/\n\n"
+        f"See it and who liked it: {site}/p/{post.pk}/\n\n"
         "--\n"
         "You get this mail because likes of your posts are mailed to you, at most one mail\n"
         "per post every few minutes. To stop them: PATCH /api/me/notifications/ with\n"

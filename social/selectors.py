@@ -57,10 +57,12 @@ def user_profile(*, user: User, viewer_id: int | None) -> Profile:
 
 
 def users_suggested(*, viewer_id: int, limit: int = 10) -> list[Profile]:
-    """Most-followed accounts the viewer does not follow yet ("who to follow")."""
+    """Most-followed accounts the viewer does not follow yet ("who to follow"). Staff and
+    superuser accounts (the admin login ``make run`` seeds) run the site rather than post
+    on it, so they are never suggested; they can still be found and followed by name."""
     users = (
         User.objects.exclude(pk=viewer_id)
-        .filter(is_active=True)
+        .filter(is_active=True, is_staff=False, is_superuser=False)
         .annotate(
             n_followers=Count("follower_set", distinct=True),
             n_following=Count("following_set", distinct=True),

@@ -107,6 +107,8 @@ def start_stack(database_name: str, tmp: Path, extra_env: dict[str, str] | None 
         logdir=tmp, port=port, ws_ping_s="1", node_suffix=f"-{port}",
         worker_flags=TEST_WORKER_FLAGS,
     )  # fmt: skip
+    # Mails link to where this stack serves, as make run's do (config/run.py).
+    env["SITE_URL"] = (extra_env or {}).get("SITE_URL", topology.url)
     output = open(tmp / "supervisord.out", "wb")  # noqa: SIM115 - lives with supervisord
     supervisor = Supervisor(topology, env, output=output)
     try:

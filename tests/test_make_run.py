@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -51,10 +52,20 @@ def test_make_run_on_a_bare_machine_serves_the_demo_and_stops_cleanly(var_dir):
         [sys.executable, "-m", "config.run"], cwd=ROOT, env=bare_env(var_dir, port),
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
+    lines: list[str] = []
+    stdout = run.stdout
+    assert stdout is not None
+
+    def read() -> None:
+        for line in stdout:
+            lines.append(line)
+
+    reader = threading.Thread(target=read)
+    reader.start()
     try:
 
         def up_with_every_worker() -> dict | None:
-            assert run.poll() is None, run.stdout.read() if run.stdout else ""
+            assert run.poll() is None, "".join(lines)
             try:
                 health = httpx.get(f"{base}/api/health/", timeout=3).json()
             except (httpx.HTTPError, ValueError):
@@ -63,6 +74,26 @@ def test_make_run_on_a_bare_machine_serves_the_demo_and_stops_cleanly(var_dir):
 
         health = wait_until(up_with_every_worker, timeout=90)
         assert health == {"database": "ok", "redis": "ok", "workers": 3}
+        # Its last lines, once up and before any request: the URL and the logins, below the
+        # workers' banners; the staff login works for /admin/ and /ops/.
+        wait_until(lambda: any("staff login" in line for line in lines), timeout=30)
+        time.sleep(2)
+        last = [line.rstrip("\n") for line in lines[-3:]]
+        assert last[0] == f"Likefeed is up: {base}/   (API docs: {base}/api/docs/)", lines[-12:]
+        assert last[1] == "  demo logins: alice, bob, carol, dave (password: likefeed-demo)"
+        staff = re.fullmatch(
+            r"  staff login for /admin/ and /ops/: admin \(password: (\S+)\)", last[2]
+        )
+        assert staff, last
+        admin = httpx.Client(base_url=base, timeout=10, follow_redirects=True)
+        admin.get("/admin/login/")
+        signed_in = admin.post(
+            "/admin/login/?next=/ops/",
+            data={"username": "admin", "password": staff[1], "next": "/ops/",
+                  "csrfmiddlewaretoken": admin.cookies["csrftoken"]},
+            headers={"Referer": f"{base}/admin/login/"},
+        )  # fmt: skip
+        assert signed_in.status_code == 200 and str(signed_in.url) == f"{base}/ops/"
         login = httpx.post(
             f"{base}/api/auth/login/", json={"username": "bob", "password": "likefeed-demo"}
         )
@@ -83,7 +114,9 @@ def test_make_run_on_a_bare_machine_serves_the_demo_and_stops_cleanly(var_dir):
         assert all(httpx.get(f"{base}{src}", timeout=5).status_code == 200 for src in scripts)
     finally:
         run.send_signal(signal.SIGTERM)
-        output = run.communicate(timeout=60)[0]
+        run.wait(timeout=60)
+        reader.join(timeout=10)
+        output = "".join(lines)
     assert run.returncode == 0, output
     assert (
         "started embedded PostgreSQL 16" in output and "Likefeed is up: http://127.0.0.1" in output
@@ -172,3 +205,28 @@ def test_a_worker_that_exits_after_its_unrecoverable_error_is_not_killed_twice(
     time.sleep(supervised_worker.topology.hung_after_s + 6)  # the grace, and a TICK_5 after it
     assert supervised_worker.pid("worker-fanout") == successor
     assert "error: killed" not in (supervised_worker.topology.logdir / "liveness.log").read_text()
+
+
+def test_the_banner_ends_with_the_url_and_the_logins_after_the_programs_output(tmp_path):
+    """What ``make run`` prints once up: the programs' late start-up lines first (the log
+    follower settles), then the banner, whose last lines are the URL and the logins."""
+    from config.run import LogFollower, banner
+
+    log = tmp_path / "worker-mail.log"
+    log.write_text("")
+    follower = LogFollower(tmp_path)
+    log.write_text("celery@host ready.\n")
+    printed: list[str] = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("builtins.print", lambda text="", **_: printed.append(str(text)))
+        follower.settle(quiet_s=0.2, max_s=2)
+        print(
+            banner(url="http://h:1", logdir=tmp_path, logins=["demo logins: a", "staff login: b"])
+        )
+    out = "\n".join(printed).splitlines()
+    assert out[0].endswith("| celery@host ready.")
+    assert out[-3:] == [
+        "Likefeed is up: http://h:1/   (API docs: http://h:1/api/docs/)",
+        "  demo logins: a",
+        "  staff login: b",
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import Callable
@@ -46,6 +47,28 @@ def screenshot(page: Page, name: str, *, full_page: bool = False) -> Path:
     SCREENSHOTS.mkdir(exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=path, full_page=full_page, animations="disabled")
+    return path
+
+
+DOC_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+def doc_screenshot(page: Page, name: str) -> Path | None:
+    """The README's pictures (docs/screenshots/<name>.png), taken only when
+    ``LIKEFEED_SCREENSHOTS=1`` so that a test run does not change the committed tree.
+
+    Saved as 256-colour PNGs (Pillow's quantize): a UI of flat colours loses nothing seen,
+    and each file stays well under 100 KB."""
+    if os.environ.get("LIKEFEED_SCREENSHOTS") != "1":
+        return None
+    from PIL import Image
+
+    DOC_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = DOC_SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=path, animations="disabled", caret="hide")
+    with Image.open(path) as image:
+        small = image.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT)
+    small.save(path, optimize=True)
     return path
 
 

@@ -136,9 +136,82 @@ def test_a_posts_time_in_the_home_feed_links_to_its_page(
     expect(page.get_by_test_id("post-card")).to_contain_text(post["body"])
 
 
+def test_deleting_a_post_on_its_page_goes_back_to_the_feed_with_a_note(
+    open_page: OpenPage, make_user: Any, api: Any, live_server_url: str
+) -> None:
+    author = make_user()
+    post = create_post(api, author, f"Soon gone {unique()}")
+    page = open_page(author, path=f"/p/{post['id']}/")
+    card = page.get_by_test_id("post-card")
+    expect(card).to_contain_text(post["body"])
+    card.get_by_test_id("delete-post").click()
+    card.get_by_test_id("delete-confirm").click()
+
+    expect(page).to_have_url(f"{live_server_url}/")
+    expect(page.get_by_test_id("toast")).to_have_text(re.compile("Your post was deleted."))
+    expect_live(page)
+    expect(page.get_by_text(post["body"])).to_have_count(0)
+    assert api(author).get(f"/api/posts/{post['id']}/").status_code == 404
+    page.reload()  # said once, not on every visit
+    expect_live(page)
+    expect(page.get_by_test_id("toast")).to_have_count(0)
+
+
+def test_a_page_without_a_feed_takes_a_feed_remove_in_its_stride(
+    open_page: OpenPage, make_user: Any, api: Any
+) -> None:
+    """``feed.remove`` goes to every socket of the person, a profile's or a post page's too
+    (pages without a feed): it is ignored there, not an uncaught error (open_page fails the
+    test on one)."""
+    author = make_user()
+    post = create_post(api, author, f"Here and gone {unique()}")
+    page = open_page(author, path="/login/")
+    received = listen(page)
+    page.goto(f"/u/{author['username']}/")
+    expect_live(page)
+    assert api(author).delete(f"/api/posts/{post['id']}/").status_code == 204
+    wait_for(page, lambda: any(m.get("type") == "feed.remove" for m in received))
+    page.wait_for_timeout(300)  # the page's handler has run
+    expect_live(page)
+
+
 def test_an_unknown_post_says_so(open_page: OpenPage, make_user: Any) -> None:
     page = open_page(make_user(), path="/p/987654321/")
     expect(page.get_by_text("This post does not exist, or it was deleted.")).to_be_visible()
+
+
+def test_an_unknown_page_is_the_sites_404_at_both_widths(
+    open_page: OpenPage, make_user: Any
+) -> None:
+    """The site's own 404 (frontend/templates/404.html), with its header and the bell for a
+    signed-in person, and no sideways scroll on a phone.
+
+    The live stack runs with DEBUG on (Django's debug 404 there), so the page is the one this
+    test process's Django answers (DEBUG off, as under ``make run``), for the same person,
+    handed to the browser for that address; its styles and scripts come from the stack."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    user = make_user()
+    client = Client()
+    client.force_login(get_user_model().objects.get(username=user["username"]))
+    answer = client.get("/no/such/page/")
+    assert answer.status_code == 404
+    page = open_page(user, path="/login/")
+    page.route(
+        "**/no/such/page/",
+        lambda route: route.fulfill(status=404, content_type="text/html", body=answer.content),
+    )
+    page.goto("/no/such/page/")
+    expect(page.get_by_test_id("error-page")).to_contain_text("There is no page here")
+    expect(page.get_by_test_id("bell")).to_be_visible()
+    expect(page).to_have_title("Page not found · Likefeed")
+    screenshot(page, "404-desktop")
+    page.set_viewport_size(PHONE)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    screenshot(page, "404-phone")
+    page.get_by_role("link", name="Go to your feed").click()
+    expect(page.get_by_test_id("live-status")).to_be_visible()
 
 
 def test_a_late_answer_never_moves_the_count_backwards(

@@ -71,8 +71,38 @@ def test_sign_up_with_a_taken_name_says_so(open_page: OpenPage, make_user: Any) 
     page.get_by_label("Username").fill(taken["username"])
     page.get_by_label("Password").fill("pw-Likefeed-123")
     page.get_by_role("button", name="Sign up").click()
-    expect(page.get_by_role("alert")).to_be_visible()
+    error = page.get_by_test_id("username-error")
+    expect(error).to_have_text(re.compile(r"is taken"))
+    expect(error).to_have_attribute("role", "alert")
+    expect(page.get_by_label("Username")).to_have_attribute("aria-invalid", "true")
     expect(page).to_have_url(re.compile(r"/signup/$"))
+
+
+def test_sign_up_shows_the_rules_first_and_a_refusal_under_its_field(
+    open_page: OpenPage,
+) -> None:
+    """The password rules are the server's validators' own (shown before typing); a password
+    they refuse is said under the password field, and the username's mark goes."""
+    page = open_page(path="/signup/")
+    rules = page.locator("#password-rules li")
+    expect(rules.filter(has_text="at least 8 characters")).to_have_count(1)
+    expect(rules.filter(has_text="entirely numeric")).to_have_count(1)
+    expect(page.get_by_test_id("password-error")).to_be_hidden()
+
+    page.get_by_label("Username").fill(unique("newbie"))
+    page.get_by_label("Password").fill("12345678")
+    page.get_by_role("button", name="Sign up").click()
+    error = page.get_by_test_id("password-error")
+    expect(error).to_contain_text("entirely numeric")
+    expect(page.get_by_label("Password")).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_label("Password")).to_be_focused()
+    expect(page.get_by_test_id("username-error")).to_be_hidden()
+    page.set_viewport_size({"width": 390, "height": 844})
+    screenshot(page, "signup-phone", full_page=True)
+
+    page.get_by_label("Password").fill("pw-Likefeed-123")
+    page.get_by_role("button", name="Sign up").click()
+    expect(page).to_have_url(re.compile(r"/$"))
 
 
 # --- composer ---------------------------------------------------------------------------------

@@ -10,6 +10,8 @@ from __future__ import annotations
 import statistics
 import uuid
 
+import httpx
+
 from tests.conftest import wait_until
 from tests.ws import receive_until, ws_connect
 
@@ -22,7 +24,9 @@ def author_with_address(make_user, api, **prefs):
     return author, address
 
 
-def test_a_burst_of_likes_sends_one_mail_and_a_later_like_its_own(make_user, api, smtp_sink):
+def test_a_burst_of_likes_sends_one_mail_and_a_later_like_its_own(
+    make_user, api, smtp_sink, live_server_url
+):
     author, address = author_with_address(make_user, api)
     post = api(author).post("/api/posts/", json={"body": "mail me"}).json()
     likers = [make_user() for _ in range(4)]
@@ -32,6 +36,11 @@ def test_a_burst_of_likes_sends_one_mail_and_a_later_like_its_own(make_user, api
     first = wait_until(lambda: smtp_sink.to(address), timeout=60)
     assert first[0]["Subject"] == f"{likers[-1]['username']} and 3 others liked your post"
     assert "mail me" in first[0].get_content()
+    # The link is the post's page on the stack that sent the mail (SITE_URL, set by the
+    # tests' stack to where it serves, as config/run.py does for make run).
+    link = f"{live_server_url}/p/{post['id']}/"
+    assert link in first[0].get_content()
+    assert httpx.get(link, follow_redirects=True, timeout=10).status_code == 200
 
     late = make_user()
     api(late).post(f"/api/posts/{post['id']}/like/")

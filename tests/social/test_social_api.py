@@ -90,3 +90,22 @@ def test_who_to_follow_lists_people_not_yet_followed(make_user, api):
     api(alice).put(f"/api/users/{bob['username']}/follow/")
     names = [u["username"] for u in api(alice).get("/api/users/?suggested=1").json()["items"]]
     assert bob["username"] not in names
+
+
+def test_who_to_follow_never_suggests_a_staff_account(make_user, api):
+    """Staff and superusers (``make run``'s admin login) run the site: even the most
+    followed of them is not suggested, but can still be found and followed by name."""
+    from social.models import User
+
+    alice, staff, admin, bob, carol = (make_user() for _ in range(5))
+    User.objects.filter(pk=staff["id"]).update(is_staff=True)
+    User.objects.filter(pk=admin["id"]).update(is_superuser=True)
+    for follower in (bob, carol):
+        for account in (staff, admin):
+            api(follower).put(f"/api/users/{account['username']}/follow/")
+    api(carol).put(f"/api/users/{bob['username']}/follow/")
+    names = [u["username"] for u in api(alice).get("/api/users/?suggested=1").json()["items"]]
+    assert bob["username"] in names
+    assert staff["username"] not in names and admin["username"] not in names
+    answer = api(alice).put(f"/api/users/{staff['username']}/follow/")
+    assert answer.json() == {"following": True}

@@ -7,7 +7,7 @@ import { startPost } from "./pages/post.js";
 import { startNotifications } from "./pages/notifications.js";
 import { startUser } from "./pages/user.js";
 import { startBell } from "./notify.js";
-import { toast } from "./toast.js";
+import { showFlash, toast } from "./toast.js";
 
 /** How often "2 min ago" is brought up to date. */
 const RELATIVE_TIME_REFRESH_MS = 30_000;
@@ -25,6 +25,7 @@ function main() {
   const page = /** @type {keyof typeof pages | undefined} */ (document.body.dataset.page);
   if (page && page in pages) void pages[page]();
   startBell(); // after the page: it uses the page's socket when the page opened one
+  showFlash(); // what the page before left to say (a deleted post's page)
 
   for (const button of document.querySelectorAll("[data-action=logout]")) {
     button.addEventListener("click", () => void logout());

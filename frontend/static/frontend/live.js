@@ -12,15 +12,27 @@
 //   holds them), so the page reloads it.
 // - Feed events (`feed.item`, `feed.remove`) share one `seq` counter.
 // - Publishes its state for the indicator: "live", "reconnecting", "offline".
+// - Stops for good when the server closes it for a reason a retry cannot fix:
+//   4401 (this person's access ended: the page goes to the log-in page) and
+//   4429 (too many sockets of this person: the page says to close a tab).
+//   A handshake refused outright (no close code reaches the page) is asked
+//   about: when /api/me/ says the session is gone, that is 4401 too (a
+//   session that expired, or ended while the socket was down).
+
+import { request } from "./api.js";
+import { signedOut } from "./session.js";
+import { toast } from "./toast.js";
 
 /** @typedef {import("./api.js").FeedItem} FeedItem */
-/** @typedef {"live" | "reconnecting" | "offline"} LiveState */
+/** @typedef {"live" | "reconnecting" | "offline" | "stopped"} LiveState */
 
 /**
  * @typedef {object} LiveHandlers
  * @property {(item: FeedItem) => void} onFeedItem a new or moved item, in `seq` order
- * @property {(id: string) => void} onFeedRemove an item left the feed, in `seq` order
- * @property {() => void} onGap the server no longer has events we missed: reload
+ * @property {(id: string) => void} [onFeedRemove] an item left the feed, in `seq` order
+ *   (optional, as `onGap`: the pages without a feed, and the bell's socket, get these
+ *   events too, since they go to all of a person's sockets)
+ * @property {() => void} [onGap] the server no longer has events we missed: reload
  * @property {(postId: number, count: number, version: number) => void} onPostLikes
  * @property {(message: import("./api.js").LikeAnswer) => void} [onMyLike] this person
  *   liked or unliked, in this tab or another (`me.like`)
@@ -36,6 +48,14 @@ const ATTEMPTS_BEFORE_OFFLINE = 5;
 /** A connection that stayed open this long resets the backoff. */
 const STABLE_MS = 10_000;
 const SUBSCRIBE_DEBOUNCE_MS = 250;
+
+/** Close codes of the server's (feed/ws_auth.py, feed/consumers.py) that end retrying. */
+export const CLOSE_ACCESS_ENDED = 4401;
+export const CLOSE_TOO_MANY = 4429;
+export const TOO_MANY_TABS = "Too many open tabs: close one and reload";
+
+/** Whether this tab already said it has too many sockets. */
+let tooManyShown = false;
 
 /** Connections this tab made: a page without one gets the bell's own (notify.js). */
 export let connectionsOpened = 0;
@@ -65,6 +85,8 @@ export class LiveConnection {
     this.retryTimer = undefined;
     /** @type {ReturnType<typeof setTimeout> | undefined} */
     this.subscribeTimer = undefined;
+    /** Set by a close a retry cannot fix (4401, 4429): no more connecting. */
+    this.stopped = false;
 
     window.addEventListener("offline", () => this.goOffline());
     window.addEventListener("online", () => this.connectNow());
@@ -90,12 +112,20 @@ export class LiveConnection {
 
   connect() {
     clearTimeout(this.retryTimer);
+    if (this.stopped) return;
     this.setState("reconnecting", this.failures ? "Reconnecting…" : "Connecting…");
     const socket = new WebSocket(this.url);
     this.socket = socket;
-    socket.addEventListener("open", () => this.onOpen(socket));
+    let opened = false;
+    socket.addEventListener("open", () => {
+      opened = true;
+      this.onOpen(socket);
+    });
     socket.addEventListener("message", (event) => this.onMessage(event));
-    socket.addEventListener("close", () => this.onClose(socket));
+    socket.addEventListener("close", (event) => {
+      if (!opened && socket === this.socket) this.checkSession();
+      this.onClose(socket, event.code);
+    });
   }
 
   /** @param {WebSocket} socket */
@@ -114,10 +144,17 @@ export class LiveConnection {
     this.setState("live", "Live");
   }
 
-  /** @param {WebSocket} socket */
-  onClose(socket) {
+  /**
+   * @param {WebSocket} socket
+   * @param {number} code the close code the server sent (1006 when none)
+   */
+  onClose(socket, code) {
     if (socket !== this.socket) return; // an old socket we already replaced
     this.socket = null;
+    if (code === CLOSE_ACCESS_ENDED || code === CLOSE_TOO_MANY) {
+      this.stop(code);
+      return;
+    }
     const stable = this.openedAt > 0 && Date.now() - this.openedAt >= STABLE_MS;
     this.openedAt = 0;
     if (navigator.onLine === false) {
@@ -133,9 +170,41 @@ export class LiveConnection {
     this.retryTimer = setTimeout(() => this.connect(), delay);
   }
 
+  /**
+   * The server closed the socket for a reason a retry cannot fix: stop, and
+   * say so (the log-in page for 4401; for 4429 the indicator and a message
+   * that stays).
+   * @param {number} code
+   */
+  stop(code) {
+    clearTimeout(this.retryTimer);
+    clearTimeout(this.subscribeTimer);
+    this.stopped = true;
+    this.openedAt = 0;
+    if (code === CLOSE_ACCESS_ENDED) {
+      this.setState("stopped", "Signed out");
+      signedOut();
+    } else {
+      this.setState("stopped", "Too many tabs"); // short: the header of a phone
+      if (!tooManyShown) toast(TOO_MANY_TABS, { kind: "error", sticky: true });
+      tooManyShown = true; // one message per tab, not one per socket
+    }
+  }
+
+  /**
+   * A handshake was refused: if the session is gone, stop as for 4401 (the
+   * retry already scheduled finds `stopped` set and does nothing).
+   */
+  checkSession() {
+    request("GET", "/api/me/").catch((error) => {
+      if (error?.isAuthError && !this.stopped) this.stop(CLOSE_ACCESS_ENDED);
+    });
+  }
+
   /** The browser lost the network: stop trying until it is back. */
   goOffline() {
     clearTimeout(this.retryTimer);
+    if (this.stopped) return;
     const socket = this.socket;
     this.socket = null;
     this.openedAt = 0;
@@ -145,7 +214,7 @@ export class LiveConnection {
 
   /** The browser is back online: try at once, with a fresh backoff. */
   connectNow() {
-    if (this.socket) return;
+    if (this.socket || this.stopped) return;
     this.failures = 0;
     this.connect();
   }
@@ -165,13 +234,13 @@ export class LiveConnection {
         this.onFeedEvent(message.seq, () => this.handlers.onFeedItem(message.item));
         break;
       case "feed.remove":
-        this.onFeedEvent(message.seq, () => this.handlers.onFeedRemove(message.id));
+        this.onFeedEvent(message.seq, () => this.handlers.onFeedRemove?.(message.id));
         break;
       case "resume.gap":
         // What follows counts on from the oldest kept event (the counter may
         // even have started again, after Redis lost its data).
         this.lastSeq = message.oldest - 1;
-        this.handlers.onGap();
+        this.handlers.onGap?.();
         break;
       case "post.likes":
         this.handlers.onPostLikes(message.post_id, message.like_count, message.likes_version);

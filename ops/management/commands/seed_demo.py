@@ -1,7 +1,12 @@
 """``manage.py seed_demo``: a few users who follow each other, posts and likes.
 
 Goes through the services, so the demo's feeds are filled by the real fan-out once the
-workers run. Idempotent: does nothing when the demo users exist. It lives in ``ops``, the
+workers run. Idempotent: does nothing when the demo users exist.
+
+``--staff-password``: also the staff login for ``/admin/`` and ``/ops/`` (``admin``, staff
+and superuser, following nobody and never suggested to follow), its password set to the one
+given on every run, so the login ``make run`` prints (config/run.py keeps it in
+``var/run/staff_password``) is the one that works. It lives in ``ops``, the
 top layer, because it uses every app (in ``feed`` it made feed import likes).
 """
 
@@ -9,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 
 from feed import services as feed_services
 from likes import services as likes_services
@@ -19,6 +24,7 @@ from social.models import User
 
 DEMO_PASSWORD = "likefeed-demo"
 DEMO_USERS = ["alice", "bob", "carol", "dave"]
+STAFF_USERNAME = "admin"
 DEMO_POSTS = {
     "alice": ["Hello, Likefeed! ❤ the first post.", "Fan-out on write: one Lua call per chunk."],
     "bob": ["Celery queues by task length: short ones never wait behind long ones."],
@@ -30,12 +36,35 @@ DEMO_POSTS = {
 class Command(BaseCommand):
     help = "Create the demo users (password: likefeed-demo), follows, posts and likes."
 
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--staff-password",
+            help=f"also create (or reset) the staff login {STAFF_USERNAME!r} with this password",
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
         if User.objects.filter(username=DEMO_USERS[0]).exists():
             self.stdout.write("demo already seeded")
         else:
             self._seed()
         self.stdout.write(f"demo logins: {', '.join(DEMO_USERS)} (password: {DEMO_PASSWORD})")
+        password = options["staff_password"]
+        if password and self._staff(password):
+            self.stdout.write(
+                f"staff login for /admin/ and /ops/: {STAFF_USERNAME} (password: {password})"
+            )
+
+    def _staff(self, password: str) -> bool:
+        user = User.objects.filter(username=STAFF_USERNAME).first()
+        if user is None:
+            user = social_services.user_create(username=STAFF_USERNAME, password=password)[0]
+        elif not user.is_staff:  # someone signed up with the name: never promote them
+            self.stderr.write(f"seed_demo: {STAFF_USERNAME!r} is someone's account; no staff login")
+            return False
+        user.is_staff = user.is_superuser = user.is_active = True
+        user.set_password(password)
+        user.save()
+        return True
 
     def _seed(self) -> None:
         users = {

@@ -16,6 +16,7 @@ import { LikeController } from "../likes.js";
 import { liveCounts } from "../livecounts.js";
 import { Pager } from "../pager.js";
 import { renderPostCard } from "../card.js";
+import { flashNext } from "../toast.js";
 
 /** @typedef {import("../api.js").Liker} Liker */
 
@@ -64,7 +65,12 @@ export async function startPost() {
     slot.setAttribute("aria-busy", "false");
   }
   document.title = `${post.author.username}: “${truncate(post.body, 40)}” · Likefeed`;
-  slot.replaceChildren(renderPostCard(post, { likes, viewer }));
+  // Its own page has nothing left to show once deleted: back to the feed, which says so.
+  const onDeleted = () => {
+    flashNext("Your post was deleted.");
+    location.assign("/");
+  };
+  slot.replaceChildren(renderPostCard(post, { likes, viewer, onDeleted }));
   live.subscribe([postId]);
   $("[data-likers-section]").hidden = false;
   await likers.start();
