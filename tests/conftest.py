@@ -195,9 +195,34 @@ def live_stack(
 
 
 @pytest.fixture
-def live_server_url(live_stack: Stack, transactional_db: None) -> str:
+def live_server_url(live_stack: Stack, transactional_db: None) -> Iterator[str]:
     live_stack.alive()
-    return live_stack.url
+    yield live_stack.url
+    stack_transactions_ended()
+
+
+def stack_transactions_ended(timeout: float = 5.0) -> None:
+    """Before the test's database is flushed (a TRUNCATE of every table): wait until no
+    process of the live stack is inside a transaction on it. Work a test set going goes on
+    after its last assertion (a like's notifications are written after the liker was told
+    the fan-out completed), and a TRUNCATE taking its locks table by table while a worker's
+    transaction holds one and wants another is a deadlock, in which PostgreSQL may pick the
+    flush as its victim. Bounded: a stack still busy after ``timeout`` is flushed anyway."""
+    from django.db import connection
+
+    deadline = time.monotonic() + timeout
+    quiet = 0
+    while quiet < 2 and time.monotonic() < deadline:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid() AND xact_start IS NOT NULL "
+                "AND backend_type = 'client backend'"
+            )
+            (busy,) = cursor.fetchone()
+        quiet = quiet + 1 if busy == 0 else 0
+        if quiet < 2:
+            time.sleep(0.02)
 
 
 @pytest.fixture
