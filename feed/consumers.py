@@ -97,7 +97,7 @@ class FeedConsumer(AsyncWebsocketConsumer):
 
     async def _end_at(self, expires: Any) -> None:
         # Closed from here, not through the layer: a socket's inbox drops its oldest
-        # messages when the client stops reading (config.channel_layer), and the close of a
+        # messages when the client stops reading (feed.live), and the close of a
         # stalled socket must not be one of them.
         await asyncio.sleep(max(0.0, (expires - timezone.now()).total_seconds()))
         await self.close(code=CLOSE_ACCESS_ENDED)

@@ -351,7 +351,7 @@ def fanout_write_many(batch: Sequence[Write]) -> list[list[int]]:
 def unfeed(*, item_id: str, user_ids: Sequence[int], live_all: bool = True) -> list[int]:
     """Take an item out of these users' feeds and, where a feed held it, log and return a
     ``feed.remove`` under the user's next seq (only for the users online unless
-    ``live_all``); per user the seq, or 0. The caller publishes (``feed.events``)."""
+    ``live_all``); per user the seq, or 0. The caller publishes (``feed.live``)."""
     if not user_ids:
         return []
     head, tail = live.feed_remove_message_parts(item_id)
