@@ -172,6 +172,38 @@ def smtp_sink() -> Iterator[SmtpSink]:
     sink.stop()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def flush_retried_after_a_deadlock() -> Iterator[None]:
+    """A test's database flush (one TRUNCATE of every table) that PostgreSQL chose as a
+    deadlock's victim runs again. Work a test set going can outlive it in the live stack's
+    workers (a like queued from an in-process test is fanned out by them, and its
+    notifications written, while the flush takes its locks): the flush waits for the
+    worker's transaction, the worker's next statement waits for the flush, and PostgreSQL
+    rolls one back. The worker's task is retried by Celery; the flush is retried here."""
+    from django.test import TransactionTestCase
+
+    original = TransactionTestCase._fixture_teardown  # type: ignore[attr-defined]
+
+    def teardown(self: TransactionTestCase) -> None:
+        for attempt in range(5):
+            try:
+                original(self)
+                return
+            except Exception as exc:
+                causes: list[str] = []  # flush's CommandError names no cause; its chain does
+                cause: BaseException | None = exc
+                while cause is not None:
+                    causes.append(str(cause))
+                    cause = cause.__cause__ or cause.__context__
+                if not any("deadlock detected" in c for c in causes) or attempt == 4:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+
+    TransactionTestCase._fixture_teardown = teardown  # type: ignore[attr-defined]
+    yield
+    TransactionTestCase._fixture_teardown = original  # type: ignore[attr-defined]
+
+
 @pytest.fixture(scope="session")
 def live_stack(
     django_db_setup: None,
