@@ -80,12 +80,15 @@ class LogoutApi(APIView):
         user = viewer(request)
         if isinstance(request.auth, ApiToken):
             tokens.token_revoke(user=user, token_id=request.auth.pk)
+            logout(request._request)
         else:
+            # The session ends before its sockets hear of it: a page whose socket closes
+            # goes straight to the log-in page, which must not find the session still alive.
             session_key = request._request.session.session_key
+            logout(request._request)
             if session_key:
                 digest = access.session_digest(session_key)
                 access.ended(access.AccessEnd(user_id=user.pk, session_digest=digest))
-        logout(request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

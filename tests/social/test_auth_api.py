@@ -114,3 +114,30 @@ def test_unknown_api_path_is_a_json_404(live_server_url):
     answer = httpx.get(f"{live_server_url}/api/nope/")
     assert answer.status_code == 404
     assert answer.json()["error"] == "not_found"
+
+
+def test_a_session_is_gone_before_its_sockets_are_told_it_ended(transactional_db, monkeypatch):
+    """The page whose socket closes (4401) goes straight to the log-in page: told before the
+    session was flushed, that page could still find it alive, show the logged-in header and
+    open a socket of its own, which the flush then refused (a CI failure of
+    tests/browser/test_socket_close.py)."""
+    from django.conf import settings
+    from django.contrib.sessions.backends.base import SessionBase
+    from django.test import Client
+    from django.utils.module_loading import import_string
+
+    from social import access
+    from social.models import User
+
+    store: type[SessionBase] = import_string(f"{settings.SESSION_ENGINE}.SessionStore")
+    alive_when_told: list[bool] = []
+    monkeypatch.setattr(access, "_HOOKS", [])
+    client = Client(enforce_csrf_checks=False)
+    client.force_login(User.objects.create_user("leaving", password=PASSWORD))
+    key = client.session.session_key
+    assert key is not None
+    access.on_end(lambda end: alive_when_told.append(store().exists(key)))
+
+    # Autocommit, as in production: the hooks run as soon as the view calls ``ended``.
+    assert client.post("/api/auth/logout/").status_code == 204
+    assert alive_when_told == [False]
