@@ -686,7 +686,7 @@ def _posts_standing(ids: Collection[int]) -> set[int]:
 
 
 def _posts_done(ids: list[int]) -> set[int]:
-    return social_outbox.posts_mark_fanned_out(post_ids=ids)
+    return social_outbox.posts_outbox.mark_done(ids)
 
 
 def _posts_recent(
@@ -696,7 +696,7 @@ def _posts_recent(
 
 
 def _posts_owed(older_than: timedelta) -> list[int]:
-    return social_outbox.posts_owed(older_than=older_than)
+    return social_outbox.posts_outbox.owed(older_than=older_than)
 
 
 # A post is its own outbox, as a like is (``social.outbox``: ``fanned_out_at IS NULL``):

@@ -35,11 +35,11 @@ def _standing(ids: Collection[int]) -> set[int]:
 
 
 def _done(ids: list[int]) -> set[int]:
-    return outbox.likes_mark_fanned_out(like_ids=ids)
+    return outbox.likes_outbox.mark_done(ids)
 
 
 def _owed(older_than: timedelta) -> list[int]:
-    return outbox.likes_owed(older_than=older_than)
+    return outbox.likes_outbox.owed(older_than=older_than)
 
 
 def _contexts(

@@ -17,8 +17,8 @@ from typing import Any
 
 from django.utils import timezone
 
-from likes import outbox as likes_outbox
 from likes import selectors as likes_selectors
+from likes.outbox import likes_outbox
 
 from . import counters, selectors, sockets
 
@@ -85,7 +85,7 @@ def _take(now: float) -> Snapshot:
     names = selectors.queue_names()
     depths = selectors.queue_depths(names)
     consumers = selectors.workers_by_queue()
-    oldest_owed, owed = likes_outbox.likes_owed_summary()
+    oldest_owed, owed = likes_outbox.owed_summary()
     sample = _Sample(
         at=now,
         likes=likes_selectors.likes_stored_total(),
