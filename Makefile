@@ -52,8 +52,12 @@ system-packages:
 
 # The whole suite, on a fresh machine too: every Python group (it runs make bench, make
 # loadtest and make lessons at toy size) and the Debian packages above. README, "Tests".
+# Two pytest-xdist workers, each a suite of its own (tests/environment.py: its own test
+# database, Redis DB and key prefix, so its own live stack); a test file runs whole on one
+# worker (--dist loadfile: its module fixtures start once). XDIST= runs one process.
+XDIST ?= -n 2 --dist loadfile
 test: $(STAMP) $(BENCH) $(LESSONS) system-packages
-	$(PY) -m config.services $(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m config.services $(PY) -m pytest $(XDIST) $(PYTEST_ARGS)
 
 # Crashes and outages at full size (10,000 likes through kill -9s; Redis and PostgreSQL down
 # 10 s): prints the table of what was lost (tests/chaos/). `make test` runs them small.

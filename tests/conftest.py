@@ -287,3 +287,26 @@ def api(live_server_url: str) -> Iterator[Callable[[dict[str, Any] | None], http
     yield client
     for c in clients:
         c.close()
+
+
+# --- the chaos table (tests/chaos/), printed whichever process ran the scenarios ------------
+
+_chaos_audits: list[dict[str, Any]] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Gather the chaos rows from the reports (a scenario's teardown report carries them)."""
+    if report.when == "teardown":
+        for name, value in report.user_properties:
+            if name == "chaos_audit" and isinstance(value, dict):
+                _chaos_audits.append(value)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _chaos_audits:
+        from tests.chaos.harness import Audit, table
+
+        scale = os.environ.get("CHAOS_SCALE", "small")
+        must_be_zero = "other/none, lost, fan-out owed, items, events, drift"
+        terminalreporter.write_sep("=", f"chaos ({scale}); must be 0: {must_be_zero}")
+        terminalreporter.write_line(table([Audit(**audit) for audit in _chaos_audits]))

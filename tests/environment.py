@@ -4,9 +4,16 @@ it is in place before pytest-django imports the settings.
 The live stack's processes inherit it too: small fan-out chunks so a test can see a like
 split into chunk tasks, and the suite's own Redis key prefix (its keys are deleted at the
 start of a run; nothing else in Redis is touched).
+
+Under pytest-xdist (``make test`` runs two workers: README, "Tests") each worker is a suite
+of its own: pytest-django gives it a test database of its own (``test_<name>_gw<n>``), and
+here it gets a Redis DB number of its own (the given one plus ``n``: its Celery broker, so
+one worker's stack never takes the other's tasks) and a key prefix of its own (the channel
+layer's pub/sub ignores DB numbers).
 """
 
 import os
+import re
 
 TEST_ENV = {
     "REDIS_PREFIX": "lftest",
@@ -24,5 +31,38 @@ TEST_ENV = {
     "LIKE_MAIL_DEBOUNCE_S": "3",  # a burst of likes within 3 s becomes one mail
 }
 
+REDIS_DATABASES = 16  # Redis' default `databases`
+
+
+def redis_url_for_worker(url: str, worker: int) -> str:
+    """``url`` moved ``worker`` Redis DB numbers up (``redis://host:port/N``; none is 0)."""
+    match = re.fullmatch(r"(rediss?://[^/?#]*)(?:/(\d*))?(\?.*)?", url)
+    if match is None:
+        raise ValueError(f"cannot give each test worker a Redis DB of its own in {url!r}")
+    base, number, query = match.groups()
+    moved = int(number or 0) + worker
+    if moved >= REDIS_DATABASES:
+        raise ValueError(
+            f"test worker {worker} would use Redis DB {moved} (of {url!r}): pick a lower DB "
+            "number in REDIS_URL, or fewer workers (make test XDIST=...)"
+        )
+    return f"{base}/{moved}{query or ''}"
+
+
+def isolate_worker(environ: "os._Environ[str] | dict[str, str]", worker_id: str) -> None:
+    """Give the xdist worker ``gw<n>`` its own Redis DB and key prefix (see the docstring)."""
+    worker = int(worker_id.removeprefix("gw"))
+    environ["REDIS_PREFIX"] = f"{environ['REDIS_PREFIX']}-{worker_id}"
+    for name in ("REDIS_URL", "CELERY_BROKER_URL"):
+        url = environ.get(name, "")
+        if url.startswith(("redis://", "rediss://")):
+            environ[name] = redis_url_for_worker(url, worker)
+        elif url and worker:
+            raise ValueError(f"{name}={url!r}: run this broker's suite in one worker (-n 0)")
+
+
 for name, value in TEST_ENV.items():
     os.environ.setdefault(name, value)
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    isolate_worker(os.environ, os.environ["PYTEST_XDIST_WORKER"])

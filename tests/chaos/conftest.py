@@ -1,18 +1,22 @@
 """Chaos scenarios: sizes (``CHAOS_SCALE``: small in ``make test``, full in ``make chaos``)
-and the table every scenario adds a row to, printed at the end of the run."""
+and the table every scenario adds a row to, printed at the end of the run.
+
+A scenario's rows travel in its test report (``user_properties``), so the table is printed
+whichever process ran the scenario: pytest-xdist's workers send their reports to the
+process that prints the summary (tests/conftest.py, the one conftest that process loads)."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pytest
 
-from .harness import Audit, OwnRedis, table
+from .harness import Audit, OwnRedis
 
-_audits: list[Audit] = []
+AUDIT_PROPERTY = "chaos_audit"  # tests/conftest.py gathers them and prints the table
 
 
 @dataclass(frozen=True)
@@ -51,11 +55,11 @@ def scale() -> Scale:
 
 
 @pytest.fixture
-def record() -> Iterator[list[Audit]]:
+def record(request: pytest.FixtureRequest) -> Iterator[list[Audit]]:
     """Scenarios append their audit here; the table is printed after the run."""
     mine: list[Audit] = []
     yield mine
-    _audits.extend(mine)
+    request.node.user_properties.extend((AUDIT_PROPERTY, asdict(audit)) for audit in mine)
 
 
 @pytest.fixture
@@ -64,11 +68,3 @@ def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
     server.start()
     yield server
     server.stop()
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if _audits:
-        scale = os.environ.get("CHAOS_SCALE", "small")
-        must_be_zero = "other/none, lost, fan-out owed, items, events, drift"
-        terminalreporter.write_sep("=", f"chaos ({scale}); must be 0: {must_be_zero}")
-        terminalreporter.write_line(table(_audits))
