@@ -39,12 +39,14 @@ cluster: $(STAMP)
 	$(PY) -m config.cluster
 
 # The Debian packages the suite drives, installed with apt-get where missing: Chromium (the
-# browser tests, through Playwright) and Compose (validates docker-compose.yml; no engine
+# browser tests, through Playwright), HAProxy (make cluster's load balancer, tests/cluster)
+# and Compose (validates docker-compose.yml; no engine
 # needed). A command already on PATH (or Compose v2's `docker compose`) is left alone.
 APT_GET ?= apt-get
 system-packages:
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v haproxy >/dev/null 2>&1 || test -x /usr/sbin/haproxy || missing="$$missing haproxy"; \
 	command -v docker-compose >/dev/null 2>&1 || docker compose version >/dev/null 2>&1 \
 		|| missing="$$missing docker-compose"; \
 	if [ -z "$$missing" ]; then exit 0; fi; \

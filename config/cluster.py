@@ -314,6 +314,10 @@ def record(layout: Layout, supervisor: Supervisor) -> dict[str, Any]:
     return layout_json
 
 
+def _took(what: str, since: float) -> None:
+    print(f"likefeed: {what} up {time.monotonic() - since:.1f} s after the start", flush=True)
+
+
 def main() -> int:
     stopping = False
 
@@ -341,15 +345,19 @@ def main() -> int:
         follower = LogFollower(logdir)
         supervisor = Supervisor(topology)
         try:
+            started = time.monotonic()
             supervisor.start(layout.redis_programs())
             create_cluster(layout)
+            _took("the Redis servers and the cluster", started)
             code, logins = prepare()
             if code:
                 return code
+            _took("migrate, seed and collectstatic", started)
             app = [*APP_PROGRAMS, *(f"{name}{GROUP_2}" for name in ("web", *WORKERS)), "lb"]
             for name in app:
                 supervisor.rpc.startProcess(name, False)
             supervisor.wait_healthy(workers=2 * len(WORKERS), timeout=120, tick=follower.tick)
+            _took("the whole layout healthy", started)
             record(layout, supervisor)
             follower.settle()
             print(banner(url=layout.url, logdir=logdir, logins=logins), flush=True)
