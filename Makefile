@@ -15,7 +15,7 @@ REQUIREMENTS := compose/runtime_requirements.py
 pip_install = $(PY) $(REQUIREMENTS) $(1) > $@.txt && \
 	$(PY) -m pip install --quiet --disable-pip-version-check -r $@.txt -c requirements.lock
 
-.PHONY: run test chaos lint fmt typecheck check clean loadtest bench install system-packages
+.PHONY: run cluster test chaos lint fmt typecheck check clean loadtest bench install system-packages
 
 $(STAMP): requirements.lock pyproject.toml $(REQUIREMENTS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,13 +31,22 @@ install: $(STAMP)
 run: $(STAMP)
 	$(PY) -m config.run
 
+# The layout past one machine, on this one: a load balancer, two web processes, a Redis
+# Cluster (3 masters + 3 replicas), a sharded channel layer, a broker of its own, two worker
+# groups (config/cluster.py). Prints the load balancer's URL; var/run/cluster.json names
+# every node with its pid.
+cluster: $(STAMP)
+	$(PY) -m config.cluster
+
 # The Debian packages the suite drives, installed with apt-get where missing: Chromium (the
-# browser tests, through Playwright) and Compose (validates docker-compose.yml; no engine
+# browser tests, through Playwright), HAProxy (make cluster's load balancer, tests/cluster)
+# and Compose (validates docker-compose.yml; no engine
 # needed). A command already on PATH (or Compose v2's `docker compose`) is left alone.
 APT_GET ?= apt-get
 system-packages:
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v haproxy >/dev/null 2>&1 || test -x /usr/sbin/haproxy || missing="$$missing haproxy"; \
 	command -v docker-compose >/dev/null 2>&1 || docker compose version >/dev/null 2>&1 \
 		|| missing="$$missing docker-compose"; \
 	if [ -z "$$missing" ]; then exit 0; fi; \

@@ -370,12 +370,11 @@ def _celebrity(url: str, graph: Any) -> dict[str, Any]:
     now = time.time()
     every = round(1 / CELEBRITY_ACTIVE_SHARE)
     active = followers[::every]
-    r = get_redis()
-    for i in range(0, len(followers), 10_000):
-        r.zadd(store.active_key(), {
-            str(uid): int(now - (0 if j % every == 0 else 30 * 86400))
-            for j, uid in enumerate(followers[i : i + 10_000], start=i)
-        })  # fmt: skip
+    pipe = get_redis().pipeline(transaction=False)
+    for j, uid in enumerate(followers):
+        pipe.set(store.active_key(uid), int(now - (0 if j % every == 0 else 30 * 86400)))
+        if j % 10_000 == 9_999 or j == len(followers) - 1:
+            pipe.execute()
     try:
         done_s, holding = _celebrity_like(url, graph, followers, graph.post_ids[1])
     finally:
@@ -397,7 +396,7 @@ def _activity_forget(user_ids: list[int]) -> None:
     from feed import store
 
     for i in range(0, len(user_ids), 10_000):
-        get_redis().zrem(store.active_key(), *map(str, user_ids[i : i + 10_000]))
+        get_redis().unlink(*map(store.active_key, user_ids[i : i + 10_000]))
 
 
 def _celebrity_like(

@@ -59,6 +59,12 @@ class Topology:
     worker_flags: str = ""
     python: str = sys.executable
     hung_after_s: float = HUNG_AFTER_S
+    # The file supervisord runs: supervisord.conf, or one that includes it and adds programs
+    # (``make cluster``: config.cluster writes one with a second web, a second worker group,
+    # the Redis nodes and the load balancer).
+    conf: Path = CONF
+    # Where the stack answers /api/health/ (a load balancer in front of ``url``); None: url.
+    health_url: str | None = None
 
     @property
     def url(self) -> str:
@@ -142,7 +148,7 @@ class Supervisor:
         with contextlib.suppress(FileNotFoundError):
             self.topology.socket.unlink()  # left by a supervisord that was killed
         self.proc = subprocess.Popen(
-            [self.topology.python, "-m", "supervisor.supervisord", "-c", str(CONF)],
+            [self.topology.python, "-m", "supervisor.supervisord", "-c", str(self.topology.conf)],
             cwd=ROOT, env=self.env, stdout=self.output, stderr=self.output,
         )  # fmt: skip
         deadline = time.monotonic() + timeout
@@ -221,13 +227,15 @@ class Supervisor:
                 return
             time.sleep(0.2)
         raise StackFailed(
-            f"{self.topology.url}/api/health/ did not report {workers} workers within "
+            f"{self.topology.health_url or self.topology.url}/api/health/ did not report "
+            f"{workers} workers within "
             f"{timeout:.0f}s"
         )
 
     def _healthy(self, workers: int) -> bool:
         try:
-            with urllib.request.urlopen(f"{self.topology.url}/api/health/", timeout=3) as answer:
+            url = self.topology.health_url or self.topology.url
+            with urllib.request.urlopen(f"{url}/api/health/", timeout=3) as answer:
                 return answer.status == 200 and json.load(answer)["workers"] >= workers
         except (OSError, ValueError):
             return False

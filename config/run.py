@@ -164,6 +164,27 @@ def banner(*, url: str, logdir: Path, logins: list[str]) -> str:
     return "\n".join(lines)
 
 
+def prepare() -> tuple[int, list[str]]:
+    """Migrate, seed the demo and collect the static files; (exit code, the login lines)."""
+    manage = [PYTHON, str(ROOT / "manage.py")]
+    # The first process to load the settings: a wrong one ends make run here, with the
+    # one sentence it printed (config.settings.env), not a traceback of ours after it.
+    migrated = subprocess.run([*manage, "migrate", "--noinput", "-v", "0"])
+    if migrated.returncode:
+        return migrated.returncode, []
+    seeded = subprocess.run(
+        [*manage, "seed_demo", "--staff-password", kept_secret(STAFF_PASSWORD_FILE, 12)],
+        check=True, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    logins = [line for line in seeded.stdout.splitlines() if line.startswith(LOGIN_LINES)]
+    for line in seeded.stdout.splitlines():
+        if line not in logins:
+            print(line, flush=True)
+    # Hashed and compressed for WhiteNoise; a no-op for what is already collected.
+    subprocess.run([*manage, "collectstatic", "--noinput", "-v", "0"], check=True)
+    return 0, logins
+
+
 def main() -> int:
     host, port = os.environ.get("HOST", "127.0.0.1"), os.environ.get("PORT", "8000")
     stopping = False
@@ -182,22 +203,9 @@ def main() -> int:
         if problem:
             print(problem, file=sys.stderr)
             return 2
-        manage = [PYTHON, str(ROOT / "manage.py")]
-        # The first process to load the settings: a wrong one ends make run here, with the
-        # one sentence it printed (config.settings.env), not a traceback of ours after it.
-        migrated = subprocess.run([*manage, "migrate", "--noinput", "-v", "0"])
-        if migrated.returncode:
-            return migrated.returncode
-        seeded = subprocess.run(
-            [*manage, "seed_demo", "--staff-password", kept_secret(STAFF_PASSWORD_FILE, 12)],
-            check=True, stdout=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        logins = [line for line in seeded.stdout.splitlines() if line.startswith(LOGIN_LINES)]
-        for line in seeded.stdout.splitlines():
-            if line not in logins:
-                print(line, flush=True)
-        # Hashed and compressed for WhiteNoise; a no-op for what is already collected.
-        subprocess.run([*manage, "collectstatic", "--noinput", "-v", "0"], check=True)
+        code, logins = prepare()
+        if code:
+            return code
 
         logdir = VAR / "log"
         follower = LogFollower(logdir)

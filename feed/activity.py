@@ -3,7 +3,7 @@
 Fan-out on write costs one feed write per follower, and most followers of a very big
 account are not reading (Mastodon: ``followers_for_local_distribution``, the accounts signed
 in within the last two weeks). So the fan-out skips the followers last seen more than
-``FEED_ACTIVE_DAYS`` ago (``store.active_among`` and the bulk writer's ZMSCORE), and their
+``FEED_ACTIVE_DAYS`` ago (``store.active_among`` and the bulk writer's GET per follower), and their
 feed is rebuilt from the people they follow when they come back (``fanout.feed_rebuild``,
 as Mastodon's ``FeedManager#populate_home`` run by its ``RegenerationWorker``), here in the
 request that finds them back: the events since they were last seen, at most
@@ -11,7 +11,7 @@ request that finds them back: the events since they were last seen, at most
 
 "Seen" is a read of one's own feed (``GET /api/feed/``, which every page showing it makes
 first): the feed is what the rule keeps fresh, and reading it is the moment a stale one
-would show. The record is one sorted set (``P:active``, user id → last seen, epoch s),
+would show. The record is one key per user (``P:active:{u:<id>}``: last seen, epoch s),
 written at most once an hour per user per web process. A user with no record counts as
 active: nobody loses an item for want of a record (every account of the bench, and every
 account before this rule existed, until its first read).

@@ -392,7 +392,7 @@ def fanout(*, kind: str, ids: list[int]) -> list[int]:
 
 def _active(followers: dict[int, list[int]]) -> dict[int, list[int]]:
     """Each actor's followers less the ones not seen for ``FEED_ACTIVE_DAYS`` (Mastodon's
-    rule, ``feed.activity``): one ZMSCORE for the whole batch."""
+    rule, ``feed.activity``): one call per Redis node for the whole batch."""
     if store.active_cutoff() is None:
         return followers
     active = set(store.active_among(sorted({u for fans in followers.values() for u in fans})))

@@ -69,7 +69,7 @@ from channels_redis.utils import _wrap_close
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from config.redis import get_redis
+from config.redis import layer_redis
 
 log = logging.getLogger(__name__)
 
@@ -115,10 +115,15 @@ def publish(messages: Iterable[tuple[str, dict[str, Any]]]) -> None:
     """Send each (group, message) as ``group_send`` would, in one pipelined round trip."""
     layer = get_channel_layer()
     assert layer is not None
-    pipe = get_redis().pipeline(transaction=False)
+    pipes: dict[int, Any] = {}  # per channel-layer host (one unless CHANNEL_LAYER_URLS lists more)
     for group, message in messages:
-        pipe.publish(group_channel(group), layer.serialize(message))
-    if len(pipe):
+        channel = group_channel(group)
+        client = layer_redis(channel)
+        pipe = pipes.get(id(client))
+        if pipe is None:
+            pipe = pipes[id(client)] = client.pipeline(transaction=False)
+        pipe.publish(channel, layer.serialize(message))
+    for pipe in pipes.values():
         pipe.execute()
 
 
@@ -142,7 +147,7 @@ def feed_items_publish(
             packed.append((head, unliked, liked, flat))
     if packed:
         channel = f"{settings.CHANNEL_LAYER_PREFIX}{FEED_ITEMS_CHANNEL}"
-        get_redis().publish(channel, feed_items_pack(packed))
+        layer_redis(channel).publish(channel, feed_items_pack(packed))
 
 
 def feed_items_pack(batches: list[tuple[str, str, str, list[int]]]) -> bytes:

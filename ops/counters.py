@@ -17,7 +17,8 @@ FANOUT_ENTRIES = "fanout_entries"  # feed entries written by fan-outs (a re-run 
 
 
 def _key(name: str) -> str:
-    return f"{settings.REDIS_PREFIX}:ops:count:{name}"
+    # One hash tag for every counter: one MGET reads them on a Redis Cluster too.
+    return f"{settings.REDIS_PREFIX}:ops:{{ops}}:count:{name}"
 
 
 def count(name: str, n: int = 1) -> None:

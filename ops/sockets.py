@@ -73,7 +73,8 @@ def _reporter() -> _Reporter:
 
 
 def _prefix() -> str:
-    return f"{settings.REDIS_PREFIX}:ops:sockets:"
+    # One hash tag for every process: one MGET reads them on a Redis Cluster too.
+    return f"{settings.REDIS_PREFIX}:ops:{{ops}}:sockets:"
 
 
 def process_key() -> str:

@@ -14,6 +14,7 @@ process at start with one sentence, never a 500 at the first request that uses i
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +137,23 @@ REDIS_URL = env.url(
 # Prefix of every key and pub/sub channel this deployment owns in Redis (tests set their own).
 REDIS_PREFIX = env.string("REDIS_PREFIX", "lf", pattern=r"\S+", what="a prefix without spaces")
 
+# Cluster mode (README "Scaling", ``make cluster``): feeds, seqs, event logs, presence and
+# every other key of this deployment on a Redis Cluster, named by any of its nodes
+# (comma-separated redis:// URLs); unset, they are on REDIS_URL. Keys are hash-tagged per user
+# on both layouts (feed.store), so the code is the same.
+FEED_REDIS_CLUSTER_URLS = env.strings(
+    "FEED_REDIS_CLUSTER_URLS", [], example="redis://127.0.0.1:7001,redis://127.0.0.1:7002"
+)
+if any(not re.fullmatch(r"redis://[^\s/:]+:[0-9]+/?", url) for url in FEED_REDIS_CLUSTER_URLS):
+    raise env.fail(
+        "FEED_REDIS_CLUSTER_URLS",
+        "is not a list of redis://host:port URLs",
+        "redis://127.0.0.1:7001",
+    )
+# The channel layer's Redis hosts (comma-separated): channels-redis shards groups over them by
+# a CRC of the channel name; feed.live publishes to the same shard. Unset: REDIS_URL alone.
+CHANNEL_LAYER_URLS = env.strings("CHANNEL_LAYER_URLS", [REDIS_URL], example=REDIS_URL)
+
 CHANNEL_LAYER_PREFIX = f"{REDIS_PREFIX}:ws"
 CHANNEL_LAYERS = {
     "default": {
@@ -147,7 +165,7 @@ CHANNEL_LAYERS = {
         # oldest are dropped and the socket catches up from the event log by seq.
         "BACKEND": "feed.live.BoundedPubSubChannelLayer",
         "CONFIG": {
-            "hosts": [REDIS_URL],
+            "hosts": CHANNEL_LAYER_URLS,
             "prefix": CHANNEL_LAYER_PREFIX,
             "capacity": env.integer("WS_INBOX_CAPACITY", 100),
         },

@@ -1,0 +1,149 @@
+"""``make cluster`` at small size: the layout of issue 18 (HAProxy over two web processes, a
+Redis Cluster of three masters with a replica each, the channel layer on two Redis hosts,
+a broker of its own, two worker groups, beat) started as ``make cluster`` starts it
+(``python -m config.cluster``), and the API's main flows run through its load balancer."""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import psycopg
+import pytest
+import redis
+from redis.cluster import ClusterNode, RedisCluster
+
+from tests.conftest import ROOT, _database_url, wait_until
+from tests.ws import receive_until, ws_connect
+
+pytestmark = pytest.mark.stack
+
+# Every node of the issue's layout, by role.
+ROLES = {"lb": 1, "web": 2, "redis-master": 3, "redis-replica": 3, "layer": 2, "broker": 1,
+         "worker": 6, "beat": 1, "postgres": 1}  # fmt: skip
+UP_WITHIN_S = 90  # make cluster on a fresh database: healthy after 48 s here (2 busy cores)
+
+
+def _recreate(url: str) -> None:
+    name = urlsplit(url).path.lstrip("/")
+    with psycopg.connect(_database_url("postgres"), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """``make cluster`` on a database of its own, its files under a temporary folder;
+    yields ``var/run/cluster.json``, and stops it all (SIGTERM, as Ctrl-C) after."""
+    var = tmp_path_factory.mktemp("cluster-var")
+    base = urlsplit(os.environ["DATABASE_URL"]).path.lstrip("/")
+    database = _database_url(f"{base}_layout")
+    _recreate(database)
+    print(f"make cluster's output: {var / 'make-cluster.out'}")
+    env = {
+        **os.environ, "DATABASE_URL": database, "LIKEFEED_VAR": str(var),
+        "REDIS_PREFIX": f"lfc{uuid.uuid4().hex[:6]}", "WS_HEARTBEAT_S": "1",
+        "LIKEFEED_NODE_SUFFIX": f"-c{uuid.uuid4().hex[:6]}",
+        "LIKEFEED_WORKER_FLAGS": "--without-heartbeat --without-gossip --without-mingle",
+    }  # fmt: skip
+    for name in ("FEED_REDIS_CLUSTER_URLS", "CHANNEL_LAYER_URLS", "CELERY_BROKER_URL"):
+        env.pop(name, None)
+    output = open(var / "make-cluster.out", "wb")  # noqa: SIM115 - lives with the process
+    proc = subprocess.Popen([sys.executable, "-m", "config.cluster"], cwd=ROOT, env=env,
+                            stdout=output, stderr=subprocess.STDOUT)  # fmt: skip
+    layout_file = Path(var) / "run" / "cluster.json"
+    try:
+        deadline = time.monotonic() + UP_WITHIN_S
+        while not layout_file.exists():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                out = (var / "make-cluster.out").read_text(errors="replace")[-4000:]
+                pytest.fail(f"make cluster did not come up within {UP_WITHIN_S} s:\n{out}")
+            time.sleep(0.2)
+        yield {**json.loads(layout_file.read_text()), "prefix": env["REDIS_PREFIX"]}
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        output.close()
+
+
+def _by_role(layout: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    roles: dict[str, list[dict[str, Any]]] = collections.defaultdict(list)
+    for node in layout["nodes"]:
+        roles[node["role"]].append(node)
+    return roles
+
+
+def test_cluster_json_names_every_node_with_a_live_pid(cluster):
+    roles = _by_role(cluster)
+    assert {role: len(nodes) for role, nodes in roles.items()} == ROLES
+    for node in cluster["nodes"]:
+        assert set(node) == {"role", "name", "address", "pid"}
+        if node["role"] != "postgres" or node["pid"] is not None:
+            os.kill(node["pid"], 0)  # a process of that pid exists
+    assert httpx.get(f"{cluster['url']}/api/health/", timeout=10).json()["workers"] == 6
+    # Each replica follows a master of the layout, and the masters share every slot.
+    masters = {n["address"] for n in roles["redis-master"]}
+    for replica in roles["redis-replica"]:
+        info = redis.Redis.from_url(replica["address"]).info("replication")
+        assert f"redis://{info['master_host']}:{info['master_port']}" in masters
+    for master in roles["redis-master"]:
+        info = redis.Redis.from_url(master["address"]).cluster("info")
+        assert info["cluster_state"] == "ok" and int(info["cluster_slots_ok"]) == 16384
+        assert int(info["cluster_size"]) == 3  # three masters serve the slots between them
+
+
+def _register(url: str) -> dict[str, Any]:
+    username = f"u{uuid.uuid4().hex[:10]}"
+    body = {"username": username, "password": "pw-for-the-cluster-1"}
+    answer = httpx.post(f"{url}/api/auth/register/", json=body)
+    assert answer.status_code == 201, answer.text
+    return answer.json()
+
+
+def _client(url: str, user: dict[str, Any]) -> httpx.Client:
+    return httpx.Client(base_url=url, headers={"Authorization": f"Token {user['token']}"},
+                        timeout=10)  # fmt: skip
+
+
+def test_the_api_and_live_push_work_through_the_load_balancer(cluster):
+    url = cluster["url"]
+    author, liker, fan = (_register(url) for _ in range(3))
+    with _client(url, author) as a, _client(url, liker) as li, _client(url, fan) as f:
+        assert f.put(f"/api/users/{author['username']}/follow/").status_code in (200, 201, 204)
+        assert f.put(f"/api/users/{liker['username']}/follow/").status_code in (200, 201, 204)
+        ws_url = url.replace("http://", "ws://") + "/ws/"
+        with ws_connect(ws_url, token=fan["token"]) as ws:  # upgraded through HAProxy
+            ws.send('{"type": "resume", "after": 0}')
+            post = a.post("/api/posts/", json={"body": "through the balancer"}).json()
+            item, _ = receive_until(ws, lambda m: m["type"] == "feed.item", timeout=30)
+            assert item["item"]["id"] == f"p:{post['id']}"
+            assert li.post(f"/api/posts/{post['id']}/like/").status_code in (200, 201)
+
+            def liked_once() -> bool:
+                items = f.get("/api/feed/", params={"limit": 100}).json()["items"]
+                ids = [i["id"] for i in items]
+                return ids.count(f"p:{post['id']}") == 1 and items[0]["likers_count"] == 1
+
+            wait_until(liked_once, timeout=30)
+    # The fan's feed is on the Redis Cluster, in the slot of its user's hash tag.
+    roles = _by_role(cluster)
+    addresses = [urlsplit(n["address"]) for n in roles["redis-master"]]
+    nodes = [ClusterNode(str(a.hostname), int(a.port or 0)) for a in addresses]
+    rc = RedisCluster(startup_nodes=nodes)
+    key = f"{cluster['prefix']}:feed:{{u:{fan['id']}}}"
+    assert rc.zscore(key, f"p:{post['id']}") is not None
