@@ -63,8 +63,9 @@ system-packages:
 # loadtest and make lessons at toy size) and the Debian packages above. README, "Tests".
 # Two pytest-xdist workers, each a suite of its own (tests/environment.py: its own test
 # database, Redis DB and key prefix, so its own live stack); a test file runs whole on one
-# worker (--dist loadfile: its module fixtures start once). XDIST= runs one process.
-XDIST ?= -n 2 --dist loadfile
+# worker, and the tests that start stacks of their own one after another (tests/conftest.py:
+# OWN_STACKS, as xdist groups). XDIST= runs one process.
+XDIST ?= -n 2 --dist loadgroup
 test: $(STAMP) $(BENCH) $(LESSONS) system-packages
 	$(PY) -m config.services $(PY) -m pytest $(XDIST) $(PYTEST_ARGS)
 

@@ -38,6 +38,22 @@ def pytest_configure(config: pytest.Config) -> None:
             )
 
 
+# Tests that start whole stacks or servers of their own (beside the session's live stack):
+# under pytest-xdist (make test) they run one after another on one worker, while the other
+# worker runs the rest, so no more than one of them shares the machine's two cores and
+# PostgreSQL's connections with the live stacks at a time. Every other test file is a group
+# of its own (its module fixtures start once), as --dist loadfile would make it.
+OWN_STACKS = ("tests/chaos/", "tests/cluster/", "tests/lessons/", "tests/loadtest/",
+              "tests/test_make_run.py")  # fmt: skip
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        path = item.nodeid.split("::", 1)[0]
+        group = "own-stacks" if path.startswith(OWN_STACKS) else path
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
