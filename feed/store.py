@@ -203,25 +203,43 @@ end
 return seqs
 """
 
-# Taking one item out of feeds, with its ``feed.remove`` event where a feed held it.
-# KEYS: per user (feed, seq, events). ARGV: item id, log length, log ttl, message head (JSON
-# up to the seq), message tail, the online set's key ("" to log for everyone), now (epoch
-# s), then per user its id. Logs an event only where the item was there and, for a very big
-# removal, only for the users online (as the fan-out does). Returns per user the seq, or 0.
+# Taking one item out of feeds, with its ``feed.remove`` event where a feed held it, and
+# telling others that it changed in place (its "liked by" line), where their feed holds it.
+# KEYS: per user (feed, seq, events). ARGV: item id, log length, log ttl, the online set's
+# key ("" to log for everyone), now (epoch s), the removal's message head and tail (JSON
+# around the seq), the changed item's message head, the number of its tails n, the n tails
+# (``feed.live.feed_item_tails``, per group of users who see the same item), then per user
+# its id and what it gets: 0 the removal, k the changed item with tail k. Logs an event only
+# where the feed held the item (a removal takes it out; a change leaves it and its score:
+# its place) and, for a very big removal, only for the users online (as the fan-out does).
+# Returns per user the seq, or 0.
 _UNFEED_LUA = """
 local member, log_len, log_ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local head, tail, online, now = ARGV[4], ARGV[5], ARGV[6], tonumber(ARGV[7])
+local online, now = ARGV[4], tonumber(ARGV[5])
+local heads, rm_tail, ntails = {ARGV[6], ARGV[8]}, ARGV[7], tonumber(ARGV[9])
+local base = 9 + ntails
 local seqs = {}
 for i = 1, #KEYS / 3 do
     seqs[i] = 0
-    if redis.call('ZREM', KEYS[3 * i - 2], member) == 1 then
+    local feed, what = KEYS[3 * i - 2], tonumber(ARGV[base + 2 * i])
+    local held
+    if what == 0 then
+        held = redis.call('ZREM', feed, member) == 1
+    else
+        held = redis.call('ZSCORE', feed, member)
+    end
+    if held then
         local live = online == ''
         if not live then
-            local until_ = redis.call('ZSCORE', online, ARGV[7 + i])
+            local until_ = redis.call('ZSCORE', online, ARGV[base + 2 * i - 1])
             live = until_ and tonumber(until_) > now
         end
         if live then
             local seq = redis.call('INCR', KEYS[3 * i - 1])
+            local head, tail = heads[1], rm_tail
+            if what > 0 then
+                head, tail = heads[2], ARGV[9 + what]
+            end
             redis.call('XADD', KEYS[3 * i], 'MAXLEN', '~', log_len, seq .. '-0',
                        'm', head .. seq .. tail)
             redis.call('EXPIRE', KEYS[3 * i], log_ttl)
@@ -348,21 +366,42 @@ def fanout_write_many(batch: Sequence[Write]) -> list[list[int]]:
     return [[int(s) for s in next(answers)] if w[4] else [] for w in batch]
 
 
-def unfeed(*, item_id: str, user_ids: Sequence[int], live_all: bool = True) -> list[int]:
-    """Take an item out of these users' feeds and, where a feed held it, log and return a
-    ``feed.remove`` under the user's next seq (only for the users online unless
-    ``live_all``); per user the seq, or 0. The caller publishes (``feed.live``)."""
-    if not user_ids:
-        return []
+# An item changed in place for some users: its message head, tails, the users, and per user
+# the index of its tail (``feed.fanout.Grouped``).
+Changed = tuple[str, Sequence[str], Sequence[int], Sequence[int]]
+
+
+def unfeed(
+    *,
+    item_id: str,
+    user_ids: Sequence[int],
+    live_all: bool = True,
+    changed: Changed | None = None,
+) -> tuple[list[int], list[int]]:
+    """Take an item out of these users' feeds and, where a feed held it, log a
+    ``feed.remove`` under the user's next seq; for the users of ``changed`` (disjoint from
+    ``user_ids``), whose feeds keep the item, log the changed item instead (a ``feed.item``
+    of the same id) where their feed holds it. Only for the users online unless
+    ``live_all``. One Lua call; returns the seqs (0: nothing logged) of the removals and of
+    the changes. The caller publishes (``feed.live``)."""
     head, tail = live.feed_remove_message_parts(item_id)
+    item_head, tails, kept, choice = changed or (live.FEED_ITEM_HEAD, (), (), ())
+    if not user_ids and not kept:
+        return [], []
     keys: list[str] = []
-    for uid in user_ids:
+    for uid in [*user_ids, *kept]:
         keys += (feed_key(uid), seq_key(uid), events_key(uid))
     argv: list[Any] = [
-        item_id, settings.FEED_EVENT_LOG_LENGTH, settings.FEED_EVENT_LOG_TTL_S, head, tail,
-        "" if live_all else online_key(), int(time.time()), *user_ids,
+        item_id, settings.FEED_EVENT_LOG_LENGTH, settings.FEED_EVENT_LOG_TTL_S,
+        "" if live_all else online_key(), int(time.time()), head, tail, item_head, len(tails),
+        *tails,
     ]  # fmt: skip
-    return [int(s) for s in _script(_UNFEED_LUA)(keys=keys, args=argv)]
+    for uid in user_ids:
+        argv += (uid, 0)
+    for uid, c in zip(kept, choice, strict=True):
+        argv += (uid, c + 1)
+    seqs = [int(s) for s in _script(_UNFEED_LUA)(keys=keys, args=argv)]
+    return seqs[: len(user_ids)], seqs[len(user_ids) :]
 
 
 def feed_add_quietly(*, user_id: int, items: Iterable[tuple[str, float]]) -> None:
