@@ -11,19 +11,9 @@ from django.db import connection
 
 from likes import selectors
 from social.models import Follow, Post, User
+from tests.plans import explain, rows_read
 
 pytestmark = pytest.mark.django_db
-
-SCANS = {"Seq Scan", "Index Scan", "Index Only Scan", "Bitmap Heap Scan"}
-
-
-def rows_read(node: dict[str, Any], table: str) -> int:
-    """Rows the plan's scans of ``table`` produced or threw away (EXPLAIN ANALYZE's counts)."""
-    read = 0
-    if node["Node Type"] in SCANS and node.get("Relation Name") == table:
-        read += node["Actual Rows"] + node.get("Rows Removed by Filter", 0)
-        read += node.get("Rows Removed by Index Recheck", 0)
-    return read + sum(rows_read(child, table) for child in node.get("Plans", []))
 
 
 def test_which_authors_a_chunk_follows_is_read_for_the_chunks_id_range_only():
@@ -44,11 +34,8 @@ def test_which_authors_a_chunk_follows_is_read_for_the_chunks_id_range_only():
 
     bounds = {"lo": chunk[0], "hi": chunk[-1]}
     params: dict[str, Any] = {"u": chunk, **bounds, "p": [post.pk], "a": [author.pk]}
-    with connection.cursor() as cursor:
-        cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + selectors._CONTEXTS_SQL, params)
-        (plan,) = cursor.fetchone()[0]
     # The statement's third part (UNION ALL: likers, own likes, followed authors).
-    follows_part = plan["Plan"]["Plans"][2]
+    follows_part = explain(selectors._CONTEXTS_SQL, params)["Plans"][2]
     # Before: every follower of the author (2,999) or every follow of every reader (2,200),
     # each checked against the chunk's ids.
     assert rows_read(follows_part, "social_follow") <= 2 * len(chunk)
