@@ -100,29 +100,30 @@ def post_contexts(
     they follow who like it newest first (id, username; at most 3), how many they are, when
     the newest of them liked it). One query whatever the number of readers and posts.
 
-    Measured (EXPLAIN (ANALYZE, BUFFERS) and wall time, medians of 30 runs of the old and
-    new statement interleaved in one run, PostgreSQL 15, on a 2-core machine shared with
-    other jobs, load average 15-18, so read the ratios; DEBUG off) on a graph seeded by
+    Measured (wall time of ``post_contexts`` with DEBUG off, and EXPLAIN (ANALYZE, BUFFERS);
+    medians of 30 runs of the old and the new statement interleaved in one run; PostgreSQL
+    15 on a 2-core machine shared with other jobs, load average ~4) on a graph seeded by
     ``loadtest.seed.seed_graph(GraphSpec(users=10_000, posts=20_000, follows_per_user=23))``
-    (201,125 follows, Zipf) plus 180,222 likes (20 a user, Zipf over posts), then VACUUM
+    (201,645 follows, Zipf) plus 180,222 likes (20 a user, Zipf over posts), VACUUM
     ANALYZE; a chunk is 1,000 followers (a run of ascending ids) of the most-followed user:
 
-    - chunk x a post with 5-10 likes (the usual like): 21.4 ms → 10.0 ms wall, execution
-      13.0 ms → 0.54 ms (planning 1.6 ms both; ``liked_pairs`` for the same pairs: 15.4 ms
-      wall). The cause was the third part: with no bound on the follower side, PostgreSQL
-      read every follower of the author through (followee, follower) and checked each
-      against the 1,000 readers (1,284 rows for 141 kept; before a VACUUM it chose the
-      follower index instead, 20,235 rows for 141); bounded by the readers' id range it
-      reads 161 rows.
-    - chunk x a post with 8,526 likes: 185 ms → 170 ms wall, 8,260 buffers both. Dominated
-      by the first part, which is the information itself: the 16,615 (reader, followed
-      liker) pairs it counts and ranks (``liked_pairs`` computed none of it: 22.6 ms).
-      Left: the single-column indexes Django adds to the foreign keys (likes_like.user_id,
-      .post_id, social_follow.follower_id, .followee_id) tempt the planner into scanning
-      all the readers' likes (18,153 rows for 859) where the (user, post) unique index
-      would probe; without them this case read 7,837 buffers, and each like would update
-      two indexes fewer. Not dropped here (a migration of its own).
-    - a page, 1 reader x 20 posts: 1.30 ms → 1.27 ms (122 buffers both).
+    - chunk x a post with 5-10 likes (the usual like): 7.69 ms → 5.68 ms wall, execution
+      2.93 ms → 0.58 ms, 2,243 → 82 buffers (planning 1.6 ms both; ``liked_pairs`` for the
+      same pairs: 7.38 ms). The cause was the third part: with no bound on the follower
+      side PostgreSQL read every follow of every reader through the follower index and kept
+      the author's (20,235 rows for 141; in another run of the planner, every follower of
+      the author through (followee, follower), each checked against the 1,000 readers);
+      bounded by the readers' id range it reads 161 rows of (followee, follower).
+    - chunk x a post with 8,526 likes: 59 ms → 65 ms wall (noise: 41.4 → 42.3 ms execution,
+      8,462 buffers both). Dominated by the first part, which is the information itself: the
+      16,615 (reader, followed liker) pairs it counts and ranks (``liked_pairs``, which
+      computed none of it: 9.9 ms). Left: the single-column indexes Django adds to the
+      foreign keys (likes_like.user_id, .post_id, social_follow.follower_id, .followee_id)
+      lead the planner into reading all the readers' likes (18,153 rows for 859) where the
+      (user, post) unique index would probe; dropped, this case read 7,837 buffers instead
+      of 10,830, and each like would update two indexes fewer. Not dropped here (a migration
+      of its own).
+    - a page, 1 reader x 20 posts: 1.03 ms → 1.04 ms (124 buffers both).
 
     Command: a script, not committed, timing ``post_contexts`` with ``_CONTEXTS_SQL`` set to
     the old and the new text in turn and running ``EXPLAIN (ANALYZE, BUFFERS)`` on each."""
