@@ -608,6 +608,16 @@ def unfeed(*, post_id: int, user_ids: Sequence[int], live_all: bool = True) -> l
         contexts = _contexts_of(post, user_ids)
         gone = [uid for uid in user_ids if not contexts.get((uid, post_id), NOTHING).kept]
         changed = group(post, user_ids, contexts, at=None)
+    _unfeed_write(item_id=item_id, gone=gone, changed=changed, live_all=live_all)
+    return gone
+
+
+def _unfeed_write(
+    *, item_id: str, gone: Sequence[int], changed: Grouped, live_all: bool = True
+) -> None:
+    """Take the item out of the feeds of ``gone`` (a ``feed.remove`` each) and send the
+    users of ``changed`` its item as they now see it (a ``feed.item`` of the same id), where
+    their feeds hold it: one Lua call (``store.unfeed``), one publish."""
     removed, updated = store.unfeed(
         item_id=item_id, user_ids=gone, live_all=live_all,
         changed=(live.FEED_ITEM_HEAD, changed.tails, changed.followers, changed.choice),
@@ -616,7 +626,6 @@ def unfeed(*, post_id: int, user_ids: Sequence[int], live_all: bool = True) -> l
     logged = [(uid, seq, False) for uid, seq in zip(gone, removed, strict=True) if seq]
     batches = [((head, tail, tail), logged)] if logged else []
     live.feed_items_publish([*batches, *changed.batches(changed.followers, updated)])
-    return gone
 
 
 def unfanout(
@@ -748,9 +757,11 @@ def follow_backfill(*, follower_id: int, followee_id: int) -> None:
 def follow_undo(*, follower_id: int, followee_id: int) -> None:
     """An unfollow takes out of the follower's feed every post nothing keeps there any more
     (the followee's, unless someone they still follow likes it; the ones the followee liked,
-    unless by someone they follow or liked by another), each with a ``feed.remove``. The
-    item names only the post, so the whole feed (at most FEED_MAX_ITEMS) is checked: one
-    read, two queries."""
+    unless by someone they follow or liked by another), each with a ``feed.remove``; a post
+    that stays but whose item named the followee (its author, or among its likers) is sent
+    again as the follower now sees it (a ``feed.item`` of the same id: "liked by" without
+    them, or a "like" where it was their "post"). The item names only the post, so the whole
+    feed (at most FEED_MAX_ITEMS) is checked: one read, three queries."""
     if social_selectors.follow_exists(follower_id=follower_id, followee_id=followee_id):
         return
     post_ids = store.feed_post_ids(user_id=follower_id)
@@ -758,15 +769,14 @@ def follow_undo(*, follower_id: int, followee_id: int) -> None:
         return
     posts = social_selectors.posts_by_id(post_ids=post_ids)
     contexts = post_contexts((follower_id, p.pk, p.author_id) for p in posts.values())
-    for post_id in post_ids:
-        if post_id in posts and not contexts.get((follower_id, post_id), NOTHING).kept:
-            unfeed_known(post_id=post_id, user_id=follower_id)
-
-
-def unfeed_known(*, post_id: int, user_id: int) -> None:
-    """``unfeed`` for one user already known to have no reason to hold the post."""
-    item_id = store.post_item_id(post_id=post_id)
-    (seq,), _ = store.unfeed(item_id=item_id, user_ids=[user_id])
-    if seq:
-        head, tail = live.feed_remove_message_parts(item_id)
-        live.feed_items_publish([((head, tail, tail), [(user_id, seq, False)])])
+    liked = liked_pairs((followee_id, post_id) for post_id in posts)
+    for post_id in dict.fromkeys(post_ids):
+        post = posts.get(post_id)
+        if post is None:
+            continue
+        item_id = store.post_item_id(post_id=post_id)
+        if not contexts.get((follower_id, post_id), NOTHING).kept:
+            _unfeed_write(item_id=item_id, gone=[follower_id], changed=Grouped([], [], []))
+        elif post.author_id == followee_id or (followee_id, post_id) in liked:
+            changed = group(post, [follower_id], contexts, at=None)
+            _unfeed_write(item_id=item_id, gone=[], changed=changed)

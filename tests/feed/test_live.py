@@ -256,6 +256,33 @@ def test_an_unlike_that_leaves_the_item_updates_its_likers_live_and_resume_repla
     ]  # fmt: skip
 
 
+def test_an_unfollow_that_leaves_the_item_updates_it_live(ws_url, make_user, api):
+    """Unfollowing one of two followed likers (or a post's author, while someone followed
+    likes it) keeps the item; the open page gets it as a reload would show it."""
+    author, alice, bob, fan = make_user(), make_user(), make_user(), make_user()
+    for followee in (author, alice, bob):
+        api(fan).put(f"/api/users/{followee['username']}/follow/")
+    with ws_connect(ws_url, token=fan["token"]) as ws:
+        ws.send('{"type": "resume", "after": 0}')
+        post = api(author).post("/api/posts/", json={"body": "liked by two"}).json()
+        receive_until(ws, is_feed_event)
+        for liker in (alice, bob):
+            api(liker).post(f"/api/posts/{post['id']}/like/")
+            receive_until(ws, is_feed_event)  # seq 2, 3: each like moves the item up
+        api(fan).delete(f"/api/users/{bob['username']}/follow/")
+        updated, _ = receive_until(ws, is_feed_event)
+        (shown,) = api(fan).get("/api/feed/").json()["items"]
+        assert (updated["type"], updated["seq"], updated["item"]) == ("feed.item", 4, shown)
+        assert (shown["kind"], shown["likers_count"], shown["likers"][0]["id"]) == (
+            "post", 1, alice["id"],
+        )  # fmt: skip
+        api(fan).delete(f"/api/users/{author['username']}/follow/")  # alice keeps it
+        updated, _ = receive_until(ws, is_feed_event)
+        (shown,) = api(fan).get("/api/feed/").json()["items"]
+        assert (updated["type"], updated["seq"], updated["item"]) == ("feed.item", 5, shown)
+        assert (shown["kind"], shown["actor"]["id"]) == ("like", alice["id"])
+
+
 def test_resume_past_the_kept_log_is_told_resume_gap(ws_url, make_user, api):
     from config.redis import get_redis
     from feed import store
