@@ -25,7 +25,8 @@ A post is in a feed at most once (CONTRACT "Home feed"): the item names the post
 every event that concerns it (its writing, a like by someone the reader follows) adds it or
 moves it to the top. Taking an event back (``unfanout``: an unlike, a deleted post; an
 unfollow: ``follow_undo``) takes the item out only of the feeds where nothing keeps it any
-more, with a ``feed.remove`` logged and published like a ``feed.item`` (``unfeed``).
+more, with a ``feed.remove`` logged and published like a ``feed.item`` (``unfeed``); the
+feeds that keep it are sent the item again (same id), its "liked by" line brought up to date.
 
 Steps 5 and 6 are the same functions for a chunk task, so a celebrity's like and a batch of
 ordinary ones end the same way. Every step is safe to run twice: ``ZADD GT CH`` changes nothing the
@@ -289,12 +290,15 @@ class Grouped:
 
 
 def group(
-    event: Event,
-    happening: Happening,
+    post: Post,
     fans: Sequence[int],
     contexts: dict[tuple[int, int], PostContext],
+    *,
+    at: datetime | None,
 ) -> Grouped:
-    """The live message of one event for each of these followers, grouped.
+    """The live message of one event for each of these followers, grouped: the post's item
+    as each sees it, placed at ``at`` (the event's time), or, for an item changed in place
+    (``unfeed``: a liker gone), None: at the time its context gives, as a page read says.
 
     Why per group and not per follower: the item a follower sees depends on whom *they*
     follow (``kind``, ``actor``, ``likers``), read for the whole chunk in the one context
@@ -305,7 +309,6 @@ def group(
     the message says is true when it is built; a page read recomputes it all the same.
     A follower for whom nothing keeps the item (the like was taken back meanwhile, the
     follow undone) is left out: no entry, no event."""
-    post = event.post
     index: dict[tuple[Any, ...], int] = {}
     grouped = Grouped([], [], [])
     for uid in fans:
@@ -317,9 +320,7 @@ def group(
         g = index.get(key)
         if g is None:
             g = index[key] = len(index)
-            item = feed_item_json(
-                post=post, context=context, liked_by_me=False, at=happening.created_at
-            )
+            item = feed_item_json(post=post, context=context, liked_by_me=False, at=at)
             grouped.tails += live.feed_item_tails(item)
         grouped.followers.append(uid)
         grouped.choice.append(2 * g + (1 if context.liked_by_me else 0))
@@ -373,7 +374,10 @@ def fanout(*, kind: str, ids: list[int]) -> list[int]:
         for plan, fans in planned
         for uid in fans
     )
-    groups = [group(plan.event, plan.happening, fans, contexts) for plan, fans in planned]
+    groups = [
+        group(plan.event.post, fans, contexts, at=plan.happening.created_at)
+        for plan, fans in planned
+    ]
     seqs = store.fanout_write_many(
         [g.write(plan.event) for (plan, _), g in zip(planned, groups, strict=True)]
     )
@@ -521,7 +525,7 @@ def deliver(
             # Mastodon's rule, read here (the bulk writer below applies it in Redis); the
             # actor's own chunk (a post reaches its author's feed) is written as it is.
             active = store.active_among(chunk) if chunk != [happening.actor_id] else chunk
-            grouped = group(event, happening, active, _contexts_of(post, active))
+            grouped = group(post, active, _contexts_of(post, active), at=happening.created_at)
             (seqs,) = store.fanout_write_many([grouped.write(event)])
             batches = grouped.batches(grouped.followers, seqs)
             counters.count(counters.FANOUT_ENTRIES, sum(1 for s in seqs if s))
@@ -532,7 +536,7 @@ def deliver(
                 item_id=event.item_id, score=event.score, followers=chunk
             )
             counters.count(counters.FANOUT_ENTRIES, added)
-            grouped = group(event, happening, online, _contexts_of(post, online))
+            grouped = group(post, online, _contexts_of(post, online), at=happening.created_at)
             seqs = store.events_log(
                 head=live.FEED_ITEM_HEAD, tails=grouped.tails, user_ids=grouped.followers,
                 choice=grouped.choice,
@@ -587,24 +591,41 @@ def feed_rebuild(*, user_id: int, since: datetime) -> int:
 def unfeed(*, post_id: int, user_ids: Sequence[int], live_all: bool = True) -> list[int]:
     """Take a post's item out of these users' feeds where nothing keeps it there any more
     (CONTRACT: the post is gone, or they follow neither its author nor anyone who likes
-    it), each with a ``feed.remove`` logged under their next seq and published (for a very
-    big removal, ``live_all`` False, only to the users online). Two queries and one Lua
-    call; returns who lost it."""
+    it), each with a ``feed.remove`` logged under their next seq and published; where
+    something still keeps it (an unlike by one of two followed likers, or of a followed
+    author's post), bring its "liked by" line up to date in place with a ``feed.item`` of
+    the same id, as a page read would show it (``group``, ``at`` None: the item keeps its
+    place in Redis, ``ZADD GT`` never moves it down; ``created_at`` is the context's). For a
+    very big removal (``live_all`` False) events go to the users online only. Two queries
+    and one Lua call; returns who lost it."""
     if not user_ids:
         return []
     post = social_selectors.posts_by_id(post_ids=[post_id]).get(post_id)
+    item_id = store.post_item_id(post_id=post_id)
     if post is None:
-        gone = list(user_ids)
+        gone, changed = list(user_ids), Grouped([], [], [])
     else:
         contexts = _contexts_of(post, user_ids)
         gone = [uid for uid in user_ids if not contexts.get((uid, post_id), NOTHING).kept]
-    item_id = store.post_item_id(post_id=post_id)
-    seqs = store.unfeed(item_id=item_id, user_ids=gone, live_all=live_all)
-    head, tail = live.feed_remove_message_parts(item_id)
-    logged = [(uid, seq, False) for uid, seq in zip(gone, seqs, strict=True) if seq]
-    if logged:
-        live.feed_items_publish([((head, tail, tail), logged)])
+        changed = group(post, user_ids, contexts, at=None)
+    _unfeed_write(item_id=item_id, gone=gone, changed=changed, live_all=live_all)
     return gone
+
+
+def _unfeed_write(
+    *, item_id: str, gone: Sequence[int], changed: Grouped, live_all: bool = True
+) -> None:
+    """Take the item out of the feeds of ``gone`` (a ``feed.remove`` each) and send the
+    users of ``changed`` its item as they now see it (a ``feed.item`` of the same id), where
+    their feeds hold it: one Lua call (``store.unfeed``), one publish."""
+    removed, updated = store.unfeed(
+        item_id=item_id, user_ids=gone, live_all=live_all,
+        changed=(live.FEED_ITEM_HEAD, changed.tails, changed.followers, changed.choice),
+    )  # fmt: skip
+    head, tail = live.feed_remove_message_parts(item_id)
+    logged = [(uid, seq, False) for uid, seq in zip(gone, removed, strict=True) if seq]
+    batches = [((head, tail, tail), logged)] if logged else []
+    live.feed_items_publish([*batches, *changed.batches(changed.followers, updated)])
 
 
 def unfanout(
@@ -736,9 +757,11 @@ def follow_backfill(*, follower_id: int, followee_id: int) -> None:
 def follow_undo(*, follower_id: int, followee_id: int) -> None:
     """An unfollow takes out of the follower's feed every post nothing keeps there any more
     (the followee's, unless someone they still follow likes it; the ones the followee liked,
-    unless by someone they follow or liked by another), each with a ``feed.remove``. The
-    item names only the post, so the whole feed (at most FEED_MAX_ITEMS) is checked: one
-    read, two queries."""
+    unless by someone they follow or liked by another), each with a ``feed.remove``; a post
+    that stays but whose item named the followee (its author, or among its likers) is sent
+    again as the follower now sees it (a ``feed.item`` of the same id: "liked by" without
+    them, or a "like" where it was their "post"). The item names only the post, so the whole
+    feed (at most FEED_MAX_ITEMS) is checked: one read, three queries."""
     if social_selectors.follow_exists(follower_id=follower_id, followee_id=followee_id):
         return
     post_ids = store.feed_post_ids(user_id=follower_id)
@@ -746,15 +769,14 @@ def follow_undo(*, follower_id: int, followee_id: int) -> None:
         return
     posts = social_selectors.posts_by_id(post_ids=post_ids)
     contexts = post_contexts((follower_id, p.pk, p.author_id) for p in posts.values())
-    for post_id in post_ids:
-        if post_id in posts and not contexts.get((follower_id, post_id), NOTHING).kept:
-            unfeed_known(post_id=post_id, user_id=follower_id)
-
-
-def unfeed_known(*, post_id: int, user_id: int) -> None:
-    """``unfeed`` for one user already known to have no reason to hold the post."""
-    item_id = store.post_item_id(post_id=post_id)
-    (seq,) = store.unfeed(item_id=item_id, user_ids=[user_id])
-    if seq:
-        head, tail = live.feed_remove_message_parts(item_id)
-        live.feed_items_publish([((head, tail, tail), [(user_id, seq, False)])])
+    liked = liked_pairs((followee_id, post_id) for post_id in posts)
+    for post_id in dict.fromkeys(post_ids):
+        post = posts.get(post_id)
+        if post is None:
+            continue
+        item_id = store.post_item_id(post_id=post_id)
+        if not contexts.get((follower_id, post_id), NOTHING).kept:
+            _unfeed_write(item_id=item_id, gone=[follower_id], changed=Grouped([], [], []))
+        elif post.author_id == followee_id or (followee_id, post_id) in liked:
+            changed = group(post, [follower_id], contexts, at=None)
+            _unfeed_write(item_id=item_id, gone=[], changed=changed)

@@ -254,29 +254,48 @@ end
 return seqs
 """
 
-# Taking one item out of feeds, with its ``feed.remove`` event where a feed held it.
-# ARGV: key prefix, item id, log length, log ttl, message head (JSON up to the seq),
-# message tail, "1" to log for everyone ("" for the users online only), the user ids. Logs
-# an event only where the item was there and, for a very big removal, only for the users
-# online (as the fan-out does). Returns per user the seq, or 0.
+# Taking one item out of feeds, with its ``feed.remove`` event where a feed held it, and
+# telling others that it changed in place (its "liked by" line), where their feed holds it.
+# ARGV: key prefix, item id, log length, log ttl, "1" to log for everyone ("" for the users
+# online only), the removal's message head and tail (JSON around the seq), the changed
+# item's message head, the number of its tails n, the n tails (``feed.live.feed_item_tails``,
+# per group of users who see the same item), the user ids, and per user what it gets (both
+# comma-separated): 0 the removal, k the changed item with tail k. Logs an event only where
+# the feed held the item (a removal takes it out; a change leaves it and its score: its
+# place) and, for a very big removal, only for the users online (as the fan-out does).
+# Returns per user the seq, or 0.
 _UNFEED_LUA = """
 local prefix, member, log_len, log_ttl = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
-local head, tail, all = ARGV[5], ARGV[6], ARGV[7] == '1'
+local all = ARGV[5] == '1'
+local heads, rm_tail, ntails = {ARGV[6], ARGV[8]}, ARGV[7], tonumber(ARGV[9])
+local whats = {}
+for w in string.gmatch(ARGV[11 + ntails], '%d+') do
+    whats[#whats + 1] = tonumber(w)
+end
 local seqs = {}
 local i = 0
-for id in string.gmatch(ARGV[8], '%d+') do
+for id in string.gmatch(ARGV[10 + ntails], '%d+') do
     i = i + 1
     seqs[i] = 0
     local tag = ':{u:' .. id .. '}'
-    if redis.call('ZREM', prefix .. 'feed' .. tag, member) == 1 then
-        if all or redis.call('EXISTS', prefix .. 'online' .. tag) == 1 then
-            local seq = redis.call('INCR', prefix .. 'seq' .. tag)
-            local events = prefix .. 'events' .. tag
-            redis.call('XADD', events, 'MAXLEN', '~', log_len, seq .. '-0',
-                       'm', head .. seq .. tail)
-            redis.call('EXPIRE', events, log_ttl)
-            seqs[i] = seq
+    local feed, what = prefix .. 'feed' .. tag, whats[i]
+    local held
+    if what == 0 then
+        held = redis.call('ZREM', feed, member) == 1
+    else
+        held = redis.call('ZSCORE', feed, member)
+    end
+    if held and (all or redis.call('EXISTS', prefix .. 'online' .. tag) == 1) then
+        local seq = redis.call('INCR', prefix .. 'seq' .. tag)
+        local events = prefix .. 'events' .. tag
+        local head, tail = heads[1], rm_tail
+        if what > 0 then
+            head, tail = heads[2], ARGV[9 + what]
         end
+        redis.call('XADD', events, 'MAXLEN', '~', log_len, seq .. '-0',
+                   'm', head .. seq .. tail)
+        redis.call('EXPIRE', events, log_ttl)
+        seqs[i] = seq
     end
 end
 return seqs
@@ -498,19 +517,38 @@ def fanout_write_many(batch: Sequence[Write]) -> list[list[int]]:
     return [_seqs(len(call[0]), parts) for call, parts in zip(calls, results, strict=True)]
 
 
-def unfeed(*, item_id: str, user_ids: Sequence[int], live_all: bool = True) -> list[int]:
-    """Take an item out of these users' feeds and, where a feed held it, log and return a
-    ``feed.remove`` under the user's next seq (only for the users online unless
-    ``live_all``); per user the seq, or 0. The caller publishes (``feed.live``)."""
-    if not user_ids:
-        return []
+# An item changed in place for some users: its message head, tails, the users, and per user
+# the index of its tail (``feed.fanout.Grouped``).
+Changed = tuple[str, Sequence[str], Sequence[int], Sequence[int]]
+
+
+def unfeed(
+    *,
+    item_id: str,
+    user_ids: Sequence[int],
+    live_all: bool = True,
+    changed: Changed | None = None,
+) -> tuple[list[int], list[int]]:
+    """Take an item out of these users' feeds and, where a feed held it, log a
+    ``feed.remove`` under the user's next seq; for the users of ``changed`` (disjoint from
+    ``user_ids``), whose feeds keep the item, log the changed item instead (a ``feed.item``
+    of the same id) where their feed holds it. Only for the users online unless
+    ``live_all``. One Lua call; returns the seqs (0: nothing logged) of the removals and of
+    the changes. The caller publishes (``feed.live``)."""
     head, tail = live.feed_remove_message_parts(item_id)
+    item_head, tails, kept, choice = changed or (live.FEED_ITEM_HEAD, (), (), ())
+    if not user_ids and not kept:
+        return [], []
+    users = [*user_ids, *kept]
+    whats = [0] * len(user_ids) + [c + 1 for c in choice]
     fixed: list[Any] = [
         f"{settings.REDIS_PREFIX}:", item_id, settings.FEED_EVENT_LOG_LENGTH,
-        settings.FEED_EVENT_LOG_TTL_S, head, tail, "1" if live_all else "",
+        settings.FEED_EVENT_LOG_TTL_S, "1" if live_all else "", head, tail, item_head,
+        len(tails), *tails,
     ]  # fmt: skip
-    calls: list[Call] = [(user_ids, lambda part: [*fixed, _ids(user_ids, part)])]
-    return _seqs(len(user_ids), _per_node(_UNFEED_LUA, calls)[0])
+    calls: list[Call] = [(users, lambda part: [*fixed, _ids(users, part), _ids(whats, part)])]
+    seqs = _seqs(len(users), _per_node(_UNFEED_LUA, calls)[0])
+    return seqs[: len(user_ids)], seqs[len(user_ids) :]
 
 
 def feed_add_quietly(*, user_id: int, items: Iterable[tuple[str, float]]) -> None:

@@ -28,6 +28,24 @@ class User(AbstractUser):
 
     # null, not "": rows without a key must not collide with each other.
     username_key = models.CharField(max_length=150, unique=True, null=True, editable=False)  # noqa: DJ001
+    # How many follow this account and how many it follows, kept by PostgreSQL itself: a
+    # statement trigger on social_follow (migration 0007) moves them in the transaction that
+    # inserts or deletes follows, however they are written (the services, bulk_create, the
+    # load test's COPY, a deleted account's cascade), one UPDATE per statement. What "who to
+    # follow" ranks by without counting every follow (``social.selectors.users_suggested``).
+    followers_count = models.IntegerField(default=0, db_default=0, editable=False)
+    following_count = models.IntegerField(default=0, db_default=0, editable=False)
+
+    class Meta(AbstractUser.Meta):
+        indexes = [
+            # "Who to follow": the most followed accounts that may be suggested, in order.
+            models.Index(
+                models.F("followers_count").desc(),
+                "username",
+                name="user_suggest_idx",
+                condition=models.Q(is_active=True, is_staff=False, is_superuser=False),
+            ),
+        ]
 
     def validate_unique(self, exclude: Collection[str] | None = None) -> None:
         """The admin's forms refuse a look-alike of a taken name as they refuse a taken name

@@ -62,12 +62,37 @@ def test_a_post_liked_by_two_followees_is_one_card_moved_up_live_and_removed_by_
 
     for liker in (bob, carol):
         api(liker).delete(f"/api/posts/{post['id']}/like/")
-    # Dave still likes it: it stays (its line is brought up to date by the next read).
+    # Dave still likes it: it stays, its line brought up to date live.
     wait_until(lambda: api(fan).get("/api/feed/").json()["items"][0]["likers_count"] == 1)
     expect(item).to_have_count(1)
+    expect(item.get_by_test_id("social-context")).to_have_text(f"liked by {dave['username']}")
     api(dave).delete(f"/api/posts/{post['id']}/like/")  # the last: the card goes, live
     expect(item).to_have_count(0)
     expect(card(page, newer)).to_have_count(1)
+
+
+def test_an_unlike_that_leaves_the_card_drops_the_unliker_from_liked_by_live(
+    open_page: OpenPage, make_user: Any, api: Any
+) -> None:
+    """Alice and Bob, both followed, like a post; Bob unlikes: the open page says "liked by
+    alice" alone, without a reload (a mark left on the page's window survives)."""
+    author, alice, bob, fan = (make_user() for _ in range(4))
+    for followee in (alice, bob):
+        follow(api, fan, followee)
+    post = create_post(api, author, f"Liked by two {unique('')}")
+    page = open_page(fan)
+    expect_live(page)
+    page.evaluate("window.likefeedNotReloaded = true")
+    for liker in (alice, bob):
+        api(liker).post(f"/api/posts/{post['id']}/like/")
+    item = card(page, post)
+    context = item.get_by_test_id("social-context")
+    expect(context).to_have_text(f"liked by {bob['username']} and {alice['username']}")
+
+    api(bob).delete(f"/api/posts/{post['id']}/like/")
+    expect(context).to_have_text(f"liked by {alice['username']}")
+    expect(item).to_have_count(1)
+    assert page.evaluate("window.likefeedNotReloaded") is True
 
 
 def test_own_post_stays_after_a_reload_and_its_deletion_reaches_a_followers_page(

@@ -212,6 +212,77 @@ def test_unlike_unfollow_and_delete_remove_the_item_live_and_resume_replays_it(
     assert replayed[-1]["id"] == f"p:{own['id']}"
 
 
+def test_an_unlike_that_leaves_the_item_updates_its_likers_live_and_resume_replays_it(
+    ws_url, make_user, api
+):
+    """Issue 15: an unlike by one of two followed likers (and by a liker of a followed
+    author's post) keeps the item, and the open page is told its new "liked by" line: a
+    ``feed.item`` of the same id, exactly the item a page read now shows."""
+    author, alice, bob, fan = make_user(), make_user(), make_user(), make_user()
+    for followee in (alice, bob):
+        api(fan).put(f"/api/users/{followee['username']}/follow/")
+    post = api(author).post("/api/posts/", json={"body": "liked by two"}).json()
+    item_id = f"p:{post['id']}"
+    with ws_connect(ws_url, token=fan["token"]) as ws:
+        ws.send('{"type": "resume", "after": 0}')
+        for liker in (alice, bob):
+            api(liker).post(f"/api/posts/{post['id']}/like/")
+            placed, _ = receive_until(ws, is_feed_event)
+            assert (placed["type"], placed["item"]["likers"][0]["id"]) == ("feed.item", liker["id"])
+        assert placed["item"]["likers_count"] == 2
+        api(bob).delete(f"/api/posts/{post['id']}/like/")  # alice still likes it
+        updated, _ = receive_until(ws, is_feed_event)
+        assert (updated["type"], updated["seq"], updated["item"]["id"]) == ("feed.item", 3, item_id)
+        (shown,) = api(fan).get("/api/feed/").json()["items"]
+        assert updated["item"] == shown  # what a reload shows, "liked by" alice alone
+        assert (shown["kind"], shown["actor"]["id"], shown["likers_count"]) == (
+            "like", alice["id"], 1,
+        )  # fmt: skip
+        assert shown["likers"] == [{"id": alice["id"], "username": alice["username"]}]
+
+        # A followed author's post: the last followed liker's unlike keeps it, updated.
+        api(fan).put(f"/api/users/{author['username']}/follow/")
+        api(alice).delete(f"/api/posts/{post['id']}/like/")
+        updated, _ = receive_until(ws, is_feed_event)
+        assert (updated["type"], updated["seq"]) == ("feed.item", 4)
+        (shown,) = api(fan).get("/api/feed/").json()["items"]
+        assert updated["item"] == shown
+        assert (shown["kind"], shown["likers"], shown["likers_count"]) == ("post", [], 0)
+    with ws_connect(ws_url, token=fan["token"]) as ws:
+        ws.send('{"type": "resume", "after": 2}')
+        replayed = [receive_until(ws, is_feed_event)[0] for _ in range(2)]
+    assert [(m["type"], m["seq"], m["item"]["likers_count"]) for m in replayed] == [
+        ("feed.item", 3, 1), ("feed.item", 4, 0),
+    ]  # fmt: skip
+
+
+def test_an_unfollow_that_leaves_the_item_updates_it_live(ws_url, make_user, api):
+    """Unfollowing one of two followed likers (or a post's author, while someone followed
+    likes it) keeps the item; the open page gets it as a reload would show it."""
+    author, alice, bob, fan = make_user(), make_user(), make_user(), make_user()
+    for followee in (author, alice, bob):
+        api(fan).put(f"/api/users/{followee['username']}/follow/")
+    with ws_connect(ws_url, token=fan["token"]) as ws:
+        ws.send('{"type": "resume", "after": 0}')
+        post = api(author).post("/api/posts/", json={"body": "liked by two"}).json()
+        receive_until(ws, is_feed_event)
+        for liker in (alice, bob):
+            api(liker).post(f"/api/posts/{post['id']}/like/")
+            receive_until(ws, is_feed_event)  # seq 2, 3: each like moves the item up
+        api(fan).delete(f"/api/users/{bob['username']}/follow/")
+        updated, _ = receive_until(ws, is_feed_event)
+        (shown,) = api(fan).get("/api/feed/").json()["items"]
+        assert (updated["type"], updated["seq"], updated["item"]) == ("feed.item", 4, shown)
+        assert (shown["kind"], shown["likers_count"], shown["likers"][0]["id"]) == (
+            "post", 1, alice["id"],
+        )  # fmt: skip
+        api(fan).delete(f"/api/users/{author['username']}/follow/")  # alice keeps it
+        updated, _ = receive_until(ws, is_feed_event)
+        (shown,) = api(fan).get("/api/feed/").json()["items"]
+        assert (updated["type"], updated["seq"], updated["item"]) == ("feed.item", 5, shown)
+        assert (shown["kind"], shown["actor"]["id"]) == ("like", alice["id"])
+
+
 def test_resume_past_the_kept_log_is_told_resume_gap(ws_url, make_user, api):
     from config.redis import get_redis
     from feed import store
