@@ -8,8 +8,12 @@ from social.models import Post, User
 
 
 class Like(models.Model):
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="likes")
-    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="likes")
+    # No single-column indexes: (user, post) is the unique constraint's index and (post,
+    # created_at, id) like_post_recent_idx, which serve every lookup by user or by post. Each
+    # index more is one more write per like (and steered the planner to read every like of
+    # a chunk's readers instead of probing (user, post): tests/likes/test_contexts_query.py).
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="likes", db_index=False)
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="likes", db_index=False)
     created_at = models.DateTimeField()
     # The like is also the fan-out's outbox: NULL until every follower's feed holds it.
     fanned_out_at = models.DateTimeField(null=True, blank=True)

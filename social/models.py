@@ -66,8 +66,14 @@ class User(AbstractUser):
 
 
 class Follow(models.Model):
-    follower = models.ForeignKey(User, on_delete=models.CASCADE, related_name="following_set")
-    followee = models.ForeignKey(User, on_delete=models.CASCADE, related_name="follower_set")
+    # No single-column indexes: (follower, followee) is the unique constraint's index and
+    # (followee, follower) follow_followee_idx; each serves the lookups by its first column.
+    follower = models.ForeignKey(
+        User, on_delete=models.CASCADE, related_name="following_set", db_index=False
+    )
+    followee = models.ForeignKey(
+        User, on_delete=models.CASCADE, related_name="follower_set", db_index=False
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -85,7 +91,8 @@ class Follow(models.Model):
 
 
 class Post(models.Model):
-    author = models.ForeignKey(User, on_delete=models.CASCADE, related_name="posts")
+    # (author, created_at) post_author_recent_idx serves every lookup by author.
+    author = models.ForeignKey(User, on_delete=models.CASCADE, related_name="posts", db_index=False)
     body = models.CharField(max_length=POST_BODY_MAX)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     # Denormalised: moved in the same transaction as the like rows (see likes.services).
