@@ -8,8 +8,9 @@ once (reused afterwards), then measures, in this order:
    after, so the endpoints share the two cores only with PostgreSQL and Redis): peak
    throughput of the like endpoint, the textbook like view and a bare JSON view, in rounds,
    with, in the same rounds, the bare view on gunicorn (``bare_vs_wsgi``), the same token
-   like through Django's view (the fast path's worth) and the rest of the product (pages,
-   writes, the browser's like: ``bench.product``); then the like endpoint at 80% of its
+   like through Django's view (the fast path's worth), the rest of the product (pages,
+   writes, the browser's like: ``bench.product``) and ``pgbench`` running the like's own
+   statement (``like_vs_pgbench``: ``bench.pgbench``); then the like endpoint at 80% of its
    peak from an open-loop generator (p99).
 2. Redis: ``redis-benchmark -P 32 -t zadd`` and the fan-out's own feed writer.
 3. Workers started: a like by the account with 1,000,000 followers, timed from its 2xx to
@@ -43,6 +44,8 @@ GOALS: list[tuple[str, str, str, Any]] = [
     ("like_vs_bare", "like / bare JSON view (req/s)", "≥ 0.4", lambda r: r >= 0.4),
     ("bare_vs_wsgi", "bare view: project's server / WSGI server (req/s)", "≥ 0.5",
      lambda r: r >= 0.5),
+    ("like_vs_pgbench", "like endpoint / pgbench running the like's statement", "≥ 0.7",
+     lambda r: r >= 0.7),
     ("like_p99_ms_at_80pct", "like p99 at 80% of peak (ms)", "≤ 50", lambda r: r <= 50),
     ("fanout_vs_zadd", "fan-out entries/s / redis-benchmark ZADD", "≥ 0.3", lambda r: r >= 0.3),
     ("celebrity_all_feeds_s", "celebrity like: all feeds written (s)", "≤ 5", lambda r: r <= 5),
@@ -129,6 +132,7 @@ def run(args: argparse.Namespace) -> int:
         from django.conf import settings
 
         from bench.http_phase import ACTIVE_LIKERS, run_http_phase
+        from bench.pgbench import PgBench
         from bench.product import READERS, product_endpoints, restore_product, seed_product
         from bench.servers import side_servers
 
@@ -140,6 +144,12 @@ def run(args: argparse.Namespace) -> int:
         log(f"bench: HTTP, side by side (fan-out workers stopped; a WSGI server and a web "
             f"server without the like fast path beside; {len(product.readers)} readers' "
             f"pages seeded)")  # fmt: skip
+        # The last accounts' tokens: their likes touch neither the push phase's likers' posts
+        # nor (at full size) the endpoint's ACTIVE_LIKERS pairs.
+        pgbench = PgBench(
+            env["DATABASE_URL"], tokens=graph.tokens[-100:], post_ids=graph.post_ids,
+            clients=args.connections,
+        )  # fmt: skip
         try:
             with (
                 side_servers(env, logdir, threads=settings.WEB_THREADS) as side,
@@ -152,10 +162,11 @@ def run(args: argparse.Namespace) -> int:
                     duration_s=args.duration * min(1.0, scale * 4 + 0.2),
                     connections=args.connections, open_loop_s=max(2.0, 10 * min(1.0, scale)),
                     log=log, side=side.ready(), product=requests,
-                    warm_s=0.5 if scale >= 0.5 else 0.2,
+                    warm_s=0.5 if scale >= 0.5 else 0.2, pgbench=pgbench,
                 )  # fmt: skip
         finally:
             restore_product(product)
+            pgbench.close()
         _purge_and_settle()
         results.update(
             like_rps=http.like_rps,
@@ -164,6 +175,7 @@ def run(args: argparse.Namespace) -> int:
             like_p99_ms_at_80pct=http.like_p99_ms_at_80pct,
             like_p50_ms_at_80pct=http.like_p50_ms_at_80pct,
             http_errors=http.errors,
+            pgbench_like_tps=http.pgbench_like_tps,
         )
         for name, (rps, p99) in http.endpoints.items():
             key = ENDPOINT_KEYS.get(name, name)
@@ -235,6 +247,8 @@ def _derive(r: dict[str, Any]) -> None:
         r["like_vs_textbook"] = r["like_rps"] / r["textbook_like_rps"]
     if r.get("bare_json_rps"):
         r["like_vs_bare"] = r["like_rps"] / r["bare_json_rps"]
+    if r.get("pgbench_like_tps"):
+        r["like_vs_pgbench"] = r["like_rps"] / r["pgbench_like_tps"]
     if r.get("bare_wsgi_rps"):
         r["bare_vs_wsgi"] = r["bare_json_rps"] / r["bare_wsgi_rps"]
     if r.get("django_like_rps"):
@@ -250,6 +264,7 @@ def print_table(r: dict[str, Any]) -> None:
         ("like endpoint (req/s)", r.get("like_rps")),
         ("textbook like view (req/s)", r.get("textbook_like_rps")),
         ("bare JSON view (req/s)", r.get("bare_json_rps")),
+        ("pgbench, the like's statement (statements/s)", r.get("pgbench_like_tps")),
         ("fan-out feed entries/s", r.get("fanout_entries_per_s")),
         ("celebrity like, active followers only (s)", r.get("celebrity_active_feeds_s")),
         (

@@ -4,7 +4,10 @@ bare JSON view, side by side on one server; then the like endpoint's p99 at 80% 
 In the same rounds: the bare view on a WSGI server (``bare_wsgi``, ``bench.servers``), the
 same token like through Django's view (``django_like``: a second web server with the fast
 path off), and the rest of the product (``bench.product``: pages, writes, the browser's
-like), each as req/s (median of its rounds) and p99 (closed loop, every round's answers).
+like), each as req/s (median of its rounds) and p99 (closed loop, every round's answers);
+and, last in each round, ``pgbench`` running the like's own statement on the same database
+with as many clients as the endpoints have connections (``bench.pgbench``:
+``like_vs_pgbench``, the like endpoint over its statement's ceiling).
 
 Every like request uses a fresh (user, post) pair, so each one stores a row, moves a counter
 and queues a fan-out, on both like endpoints alike (a repeated pair would measure the cheap
@@ -24,6 +27,7 @@ import uvloop
 from loadtest.seed import Graph
 
 from .httpload import LoadResult, MakeRequest, closed_loop, http_request, open_loop
+from .pgbench import PgBench
 from .servers import SideServers
 
 
@@ -39,6 +43,8 @@ class HttpFigures:
     errors: int
     # Every endpoint of the rounds: (req/s, median of the rounds; p99 ms, all rounds).
     endpoints: dict[str, tuple[float, float]]
+    # pgbench running the like's statement, statements/s (median of the rounds); None: not run.
+    pgbench_like_tps: float | None = None
 
 
 ACTIVE_LIKERS = 1_000
@@ -77,6 +83,7 @@ def run_http_phase(
     host: str, port: int, graph: Graph, *, rounds: int, duration_s: float, connections: int,
     open_loop_s: float, log: Callable[[str], None], side: SideServers | None = None,
     product: dict[str, MakeRequest] | None = None, warm_s: float = 0.5,
+    pgbench: PgBench | None = None,
 ) -> HttpFigures:  # fmt: skip
     pairs = Pairs(graph, f"{host}:{port}")
     bare = http_request("GET", "/api/bench/bare/", host=f"{host}:{port}")
@@ -95,6 +102,7 @@ def run_http_phase(
         )
     endpoints.update({name: (port, make) for name, make in (product or {}).items()})
     runs: dict[str, list[LoadResult]] = {name: [] for name in endpoints}
+    pgbench_tps: list[float] = []
     used = 0
 
     async def go() -> LoadResult:
@@ -114,6 +122,10 @@ def run_http_phase(
                 log(f"  round {r + 1}/{rounds} {name:>13}: {result.rps:8.0f} req/s "
                     f"(p50 {result.percentile(50):.1f} ms, p99 {result.percentile(99):.1f} ms, "
                     f"errors {result.errors} {_bad(result)})")  # fmt: skip
+            if pgbench is not None:
+                pgbench_tps.append(await pgbench.tps(duration_s, log))
+                log(f"  round {r + 1}/{rounds} {'pgbench like':>13}: {pgbench_tps[-1]:8.0f} "
+                    f"statements/s ({pgbench.clients} clients, the like's own SQL)")  # fmt: skip
         peak = statistics.median(r.rps for r in runs["like"])
         rate = 0.8 * peak
         result = await open_loop(
@@ -137,6 +149,7 @@ def run_http_phase(
         open_loop_achieved=opened.rps,
         errors=errors,
         endpoints={name: (median[name], _p99(results)) for name, results in runs.items()},
+        pgbench_like_tps=statistics.median(pgbench_tps) if pgbench_tps else None,
     )
 
 

@@ -68,7 +68,7 @@ def test_make_bench_at_toy_size_writes_every_figure(tmp_path, isolated_env):
         "like_rps", "textbook_like_rps", "bare_json_rps", "like_p99_ms_at_80pct",
         "fanout_entries_per_s", "redis_zadd_p32_per_s", "celebrity_followers",
         "celebrity_all_feeds_s", "push_p50_ms", "push_p99_ms", "push_likes_per_s",
-        "push_sockets", "sockets_per_process", "bytes_per_socket",
+        "push_sockets", "sockets_per_process", "bytes_per_socket", "pgbench_like_tps",
     ):  # fmt: skip
         assert isinstance(results[key], int | float), key
     # Every endpoint of the HTTP rounds, the WSGI server and the like without the fast path.
@@ -80,6 +80,7 @@ def test_make_bench_at_toy_size_writes_every_figure(tmp_path, isolated_env):
         assert results[f"{name}_rps"] > 0, name
         assert results[f"{name}_p99_ms"] > 0, name
     assert results["bare_vs_wsgi"] > 0 and results["like_fast_vs_django"] > 0
+    assert results["like_vs_pgbench"] > 0  # the like endpoint over its statement's pgbench
     assert results["http_errors"] == 0  # every request of every endpoint answered 2xx
     assert results["celebrity_feeds_holding"] == results["celebrity_followers"]
     # Mastodon's rule: with a tenth of the followers active, only their feeds hold it.
@@ -90,6 +91,7 @@ def test_make_bench_at_toy_size_writes_every_figure(tmp_path, isolated_env):
     assert "| like / textbook like view (req/s) |" in run.stdout
     assert "| bare view: project's server / WSGI server (req/s) |" in run.stdout
     assert "| GET /api/feed/ |" in run.stdout
+    assert "| like endpoint / pgbench running the like's statement | " in run.stdout
     assert "like fast path / the same token like through Django's view" in run.stdout
 
 
