@@ -17,7 +17,13 @@ once (reused afterwards), then measures, in this order:
    the moment its fan-out is complete (every follower's feed holds it; then checked); then
    again with a tenth of them active, the others away (Mastodon's rule: only the active
    ones' feeds are written; ``feed.activity``).
-4. Live push: 1,000 sockets, likes at 500/s, like → ``feed.item`` latency at the sockets.
+4. Live push: 1,000 sockets, likes at 500/s, like → ``feed.item`` latency at the sockets,
+   and the web process's CPU per item delivered; then the knee (the highest like rate at
+   which push p99 ≤ 100 ms with every item delivered, 50 follower sockets a like; rates
+   rising by 1.5x from 5 likes/s) of Likefeed's push and, on the same sockets, of the
+   textbook push (``group_send`` per follower: ``bench.textbook``); then a bare
+   ``websockets`` server sending the same bytes to the same sockets (``bench.bare_ws``):
+   ``ws_cpu_per_msg_vs_bare``.
 5. Idle authenticated sockets held by one web process, and its memory per socket.
 
 Prints a table and writes ``bench/results.json``. ``--scale 0.01`` shrinks every size (the
@@ -27,6 +33,7 @@ smoke test in ``make test`` runs that way); the defaults are DESIGN.md's figures
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import sys
@@ -51,6 +58,11 @@ GOALS: list[tuple[str, str, str, Any]] = [
     ("celebrity_all_feeds_s", "celebrity like: all feeds written (s)", "≤ 5", lambda r: r <= 5),
     ("push_p50_ms", "like → feed.item p50 (ms)", "≤ 20", lambda r: r <= 20),
     ("push_p99_ms", "like → feed.item p99 (ms)", "≤ 100", lambda r: r <= 100),
+    ("push_knee_likes_per_s", "push knee: likes/s at p99 ≤ 100 ms, every item", "(below)",
+     None),
+    ("push_knee_vs_textbook", "push knee / textbook push's knee", "≥ 20", lambda r: r >= 20),
+    ("ws_cpu_per_msg_vs_bare", "web CPU per socket message / bare websockets", "≤ 3",
+     lambda r: r <= 3),
     ("sockets_per_process", "idle sockets held by one web process", "≥ 10000",
      lambda r: r >= 10000),
 ]  # fmt: skip
@@ -89,6 +101,11 @@ def run(args: argparse.Namespace) -> int:
         "push_sockets": max(10, int(1_000 * scale)),
         "push_likes_per_s": max(5.0, 500 * scale),
         "push_seconds": 10.0 if scale >= 0.5 else 2.0,
+        # The knee's steps (likes/s): from 5, x1.5 each, to 1,000 (x2 to 20 at toy size).
+        "knee_start": 5.0,
+        "knee_factor": 1.5 if scale >= 0.5 else 2.0,
+        "knee_top": 1000.0 if scale >= 0.5 else 20.0,
+        "knee_step_s": 5.0 if scale >= 0.5 else 1.0,
         "idle_sockets": max(20, int(10_000 * scale)),
     }
     env = stack_env(
@@ -199,7 +216,8 @@ def run(args: argparse.Namespace) -> int:
             log(f"bench: a like by the account with {spec.celebrity_followers} followers")
             results.update(_celebrity(stack.url, graph))
         if "push" not in skip:
-            results.update(_push(host, port, graph, sizes))
+            web_pid = _web_worker_pid(stack.web_pids[0])
+            results.update(_push(host, port, graph, sizes, web_pid=web_pid))
         if "sockets" not in skip:
             from bench.push_phase import run_socket_phase
 
@@ -255,6 +273,13 @@ def _derive(r: dict[str, Any]) -> None:
         r["like_fast_vs_django"] = r["like_rps"] / r["django_like_rps"]
     if r.get("cookie_like_rps"):
         r["like_fast_vs_cookie"] = r["like_rps"] / r["cookie_like_rps"]
+    if "push_knee_textbook_likes_per_s" in r:
+        # A textbook knee below the first step counts as that step (the ratio's floor).
+        r["push_knee_vs_textbook"] = r["push_knee_likes_per_s"] / max(
+            r["push_knee_textbook_likes_per_s"], r.get("push_knee_first_step", 5.0)
+        )
+    if r.get("bare_ws_cpu_us_per_msg"):
+        r["ws_cpu_per_msg_vs_bare"] = r["ws_cpu_us_per_msg"] / r["bare_ws_cpu_us_per_msg"]
     if r.get("redis_zadd_p32_per_s"):
         r["fanout_vs_zadd"] = r["fanout_entries_per_s"] / r["redis_zadd_p32_per_s"]
 
@@ -274,6 +299,9 @@ def print_table(r: dict[str, Any]) -> None:
         ("redis-benchmark -P 32 ZADD/s", r.get("redis_zadd_p32_per_s")),
         ("push: likes/s, sockets", _pair(r.get("push_likes_per_s"), r.get("push_sockets"))),
         ("push: items delivered / expected", _pair(r.get("push_received"), r.get("push_expected"))),
+        ("push knee, textbook push (likes/s)", r.get("push_knee_textbook_likes_per_s")),
+        ("web process CPU per socket message (µs)", r.get("ws_cpu_us_per_msg")),
+        ("bare websockets server CPU per message (µs)", r.get("bare_ws_cpu_us_per_msg")),
         ("memory per idle socket (bytes)", r.get("bytes_per_socket")),
     ]
     print("\n| measured | value |\n|---|---|")
@@ -292,7 +320,7 @@ def print_table(r: dict[str, Any]) -> None:
     print("\n| figure | measured | goal | reached |\n|---|---|---|---|")
     for key, label, goal, test in GOALS:
         value = r.get(key)
-        reached = "—" if value is None else ("yes" if test(value) else "**no**")
+        reached = "—" if value is None or test is None else ("yes" if test(value) else "**no**")
         print(f"| {label} | {_fmt(value)} | {goal} | {reached} |")
     print()
 
@@ -461,10 +489,24 @@ def _celebrity_like(
     return done_s, holding
 
 
-def _push(host: str, port: int, graph: Any, sizes: dict[str, Any]) -> dict[str, Any]:
+def _push(
+    host: str, port: int, graph: Any, sizes: dict[str, Any], *, web_pid: int
+) -> dict[str, Any]:
+    """The push phase on one set of sockets: likes at a constant rate (latency, and the web
+    process's CPU per item), then the knee of Likefeed's push and of the textbook push
+    (``bench.textbook``) at rising rates, then the bare ``websockets`` server's CPU for the
+    same messages."""
     from django.db import connection
 
-    from bench.push_phase import run_push_phase
+    from bench.push_phase import (
+        KNEE_P99_MS,
+        PushSession,
+        bare_ws_cpu,
+        cpu_seconds,
+        knee_rates,
+    )
+    from bench.textbook import TEXTBOOK_PUSH_RECHECK_S, textbook_push_key
+    from config.redis import get_redis
 
     n_sockets = sizes["push_sockets"]
     per_liker = min(50, n_sockets)
@@ -492,22 +534,57 @@ def _push(host: str, port: int, graph: Any, sizes: dict[str, Any]) -> dict[str, 
     followers_per_liker = {k: counts.get(liker_ids[k], 0) for k in range(n_likers)}
     log(f"bench: live push, {n_sockets} sockets, {sizes['push_likes_per_s']:.0f} likes/s, "
         f"{per_liker} follower sockets per like")  # fmt: skip
-    figures = run_push_phase(
-        host, port, socket_tokens=socket_tokens,
-        liker_tokens=[graph.tokens[i] for i in likers], followers_per_liker=followers_per_liker,
-        post_ids=_fresh_posts(graph, liker_ids), rate=sizes["push_likes_per_s"],
-        duration_s=sizes["push_seconds"], log=log,
+    session = PushSession(
+        host, port, socket_tokens=socket_tokens, liker_tokens=[graph.tokens[i] for i in likers],
+        followers_per_liker=followers_per_liker, post_ids=_fresh_posts(graph, liker_ids), log=log,
     )  # fmt: skip
-    log(f"  {figures.received}/{figures.expected} items, p50 {figures.percentile(50):.1f} ms, "
-        f"p99 {figures.percentile(99):.1f} ms")  # fmt: skip
-    return {
-        "push_p50_ms": figures.percentile(50),
-        "push_p99_ms": figures.percentile(99),
-        "push_likes_per_s": figures.likes_per_s,
-        "push_sockets": figures.sockets,
-        "push_expected": figures.expected,
-        "push_received": figures.received,
-    }
+    rates = knee_rates(sizes["knee_start"], factor=sizes["knee_factor"], top=sizes["knee_top"])
+    key = textbook_push_key()
+
+    async def go() -> dict[str, Any]:
+        await session.open()
+        rate, seconds = sizes["push_likes_per_s"], sizes["push_seconds"]
+        log(f"  {len(session.clients)} sockets open; liking at {rate:.0f}/s for {seconds:.0f} s")
+        cpu_before = cpu_seconds(web_pid)
+        fixed = await session.step(rate, seconds, drain_s=30)
+        web_cpu_s = cpu_seconds(web_pid) - cpu_before
+        log(f"  {fixed.received}/{fixed.expected} items, p50 {fixed.percentile(50):.1f} ms, "
+            f"p99 {fixed.percentile(99):.1f} ms; web process "
+            f"{web_cpu_s * 1e6 / max(1, fixed.received):.1f} µs of CPU per item")  # fmt: skip
+        sample = session.sample
+        await session.settle()
+        log(
+            f"bench: push knee (p99 ≤ {KNEE_P99_MS:.0f} ms, every item), Likefeed then the "
+            f"textbook push (group_send per follower), {sizes['knee_step_s']:.0f} s a step"
+        )
+        knee = await session.knee(rates, sizes["knee_step_s"], label="Likefeed")
+        get_redis().set(key, 1)
+        try:
+            await asyncio.sleep(2 * TEXTBOOK_PUSH_RECHECK_S + 0.1)  # every worker has read it
+            textbook = await session.knee(rates, sizes["knee_step_s"], label="textbook")
+        finally:
+            get_redis().delete(key)
+        session.close()
+        bare_cpu_s, bare_received = await bare_ws_cpu(
+            host, sockets=n_sockets, likes=max(1, fixed.received // per_liker),
+            rate=fixed.likes_per_s or rate, per_like=per_liker, payload=sample, log=log,
+        )  # fmt: skip
+        return {
+            "push_p50_ms": fixed.percentile(50),
+            "push_p99_ms": fixed.percentile(99),
+            "push_likes_per_s": fixed.likes_per_s,
+            "push_sockets": fixed.sockets,
+            "push_expected": fixed.expected,
+            "push_received": fixed.received,
+            "push_knee_likes_per_s": knee,
+            "push_knee_textbook_likes_per_s": textbook,
+            "push_knee_step_s": sizes["knee_step_s"],
+            "push_knee_first_step": rates[0],
+            "ws_cpu_us_per_msg": web_cpu_s * 1e6 / max(1, fixed.received),
+            "bare_ws_cpu_us_per_msg": bare_cpu_s * 1e6 / max(1, bare_received),
+        }
+
+    return asyncio.run(go())
 
 
 def _fresh_posts(graph: Any, liker_ids: list[int]) -> list[int]:
