@@ -101,11 +101,13 @@ def run(args: argparse.Namespace) -> int:
         "push_sockets": max(10, int(1_000 * scale)),
         "push_likes_per_s": max(5.0, 500 * scale),
         "push_seconds": 10.0 if scale >= 0.5 else 2.0,
-        # The knee's steps (likes/s): from 5, x1.5 each, to 1,000 (x2 to 20 at toy size).
+        # The knee's steps (likes/s): from 5, x1.5 each, to 1,000 (5 and 10 at toy size),
+        # each waiting at most knee_drain_s after its last like for the last items.
         "knee_start": 5.0,
         "knee_factor": 1.5 if scale >= 0.5 else 2.0,
-        "knee_top": 1000.0 if scale >= 0.5 else 20.0,
+        "knee_top": 1000.0 if scale >= 0.5 else 10.0,
         "knee_step_s": 5.0 if scale >= 0.5 else 1.0,
+        "knee_drain_s": 2.0 if scale >= 0.5 else 1.0,
         "idle_sockets": max(20, int(10_000 * scale)),
     }
     env = stack_env(
@@ -557,11 +559,15 @@ def _push(
             f"bench: push knee (p99 ≤ {KNEE_P99_MS:.0f} ms, every item), Likefeed then the "
             f"textbook push (group_send per follower), {sizes['knee_step_s']:.0f} s a step"
         )
-        knee = await session.knee(rates, sizes["knee_step_s"], label="Likefeed")
+        knee = await session.knee(
+            rates, sizes["knee_step_s"], label="Likefeed", drain_s=sizes["knee_drain_s"]
+        )
         get_redis().set(key, 1)
         try:
             await asyncio.sleep(2 * TEXTBOOK_PUSH_RECHECK_S + 0.1)  # every worker has read it
-            textbook = await session.knee(rates, sizes["knee_step_s"], label="textbook")
+            textbook = await session.knee(
+                rates, sizes["knee_step_s"], label="textbook", drain_s=sizes["knee_drain_s"]
+            )
         finally:
             get_redis().delete(key)
         session.close()
