@@ -104,10 +104,10 @@ def run(args: argparse.Namespace) -> int:
         # The knee's steps (likes/s): from 5, x1.5 each, to 1,000 (5 and 10 at toy size),
         # each waiting at most knee_drain_s after its last like for the last items.
         "knee_start": 5.0,
-        "knee_factor": 1.5 if scale >= 0.5 else 2.0,
-        "knee_top": 1000.0 if scale >= 0.5 else 10.0,
-        "knee_step_s": 5.0 if scale >= 0.5 else 1.0,
-        "knee_drain_s": 2.0 if scale >= 0.5 else 1.0,
+        "knee_factor": 1.5 if scale >= 0.1 else 2.0,
+        "knee_top": 1000.0 if scale >= 0.1 else 10.0,
+        "knee_step_s": 5.0 if scale >= 0.5 else (2.0 if scale >= 0.1 else 1.0),
+        "knee_drain_s": 2.0 if scale >= 0.1 else 1.0,
         "idle_sockets": max(20, int(10_000 * scale)),
     }
     env = stack_env(
@@ -539,6 +539,7 @@ def _push(
     session = PushSession(
         host, port, socket_tokens=socket_tokens, liker_tokens=[graph.tokens[i] for i in likers],
         followers_per_liker=followers_per_liker, post_ids=_fresh_posts(graph, liker_ids), log=log,
+        owed=lambda: _owed(liker_ids),
     )  # fmt: skip
     rates = knee_rates(sizes["knee_start"], factor=sizes["knee_factor"], top=sizes["knee_top"])
     key = textbook_push_key()
@@ -591,6 +592,19 @@ def _push(
         }
 
     return asyncio.run(go())
+
+
+def _owed(user_ids: list[int]) -> int:
+    """How many likes by these users are not fanned out yet."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM likes_like WHERE user_id = ANY(%s) AND fanned_out_at IS NULL",
+            [user_ids],
+        )
+        row = cursor.fetchone()
+    return int(row[0]) if row else 0
 
 
 def _fresh_posts(graph: Any, liker_ids: list[int]) -> list[int]:

@@ -71,11 +71,13 @@ class PushSession:
     """``socket_tokens`` hold sockets (opened once, by ``open``); ``liker_tokens`` like
     fresh posts (``post_ids``) in steps at a given rate (``step``), the like counter running
     on across steps so every like of the session is a new (liker, post) pair. Each step
-    counts only the items of its own likes (created after it started)."""
+    counts only the items of its own likes (created after it started), and a step that
+    failed is left to drain (``settle``) before the next series of steps."""
 
     def __init__(
         self, host: str, port: int, *, socket_tokens: list[str], liker_tokens: list[str],
         followers_per_liker: dict[int, int], post_ids: list[int], log: Callable[[str], None],
+        owed: Callable[[], int] | None = None,
     ) -> None:  # fmt: skip
         self.host, self.port, self.log = host, port, log
         self.socket_tokens, self.liker_tokens = socket_tokens, liker_tokens
@@ -87,6 +89,7 @@ class PushSession:
         self.last_arrival = 0.0
         self.sample = b""  # a feed.item as a socket got it (the bare server's payload)
         self.next_like = 0
+        self.owed = owed  # how many of the likers' likes are not fanned out yet
 
     def on_text(self, payload: bytes, now: float) -> None:
         if not payload.startswith(b'{"type":"feed.item"'):
@@ -131,9 +134,15 @@ class PushSession:
             like_errors=result.errors,
         )  # fmt: skip
 
-    async def settle(self, quiet_s: float = 0.5, bound_s: float = 30.0) -> None:
-        """Wait until no item has arrived for ``quiet_s`` (a failed step's backlog)."""
+    async def settle(self, quiet_s: float = 0.5, bound_s: float = 60.0) -> None:
+        """Wait (at most ``bound_s``) until every like so far is fanned out (``owed``) and
+        then no item has arrived for ``quiet_s``: a failed step's backlog is not the next
+        step's."""
         deadline = time.monotonic() + bound_s
+        while self.owed is not None and time.monotonic() < deadline:
+            if not await asyncio.to_thread(self.owed):
+                break
+            await asyncio.sleep(0.2)
         while time.time() - self.last_arrival < quiet_s and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
 
