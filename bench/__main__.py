@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
 import sys
@@ -153,6 +154,7 @@ def run(args: argparse.Namespace) -> int:
         from bench.http_phase import ACTIVE_LIKERS, run_http_phase
         from bench.pgbench import PgBench
         from bench.product import READERS, product_endpoints, restore_product, seed_product
+        from bench.push_phase import cpu_seconds
         from bench.servers import side_servers
 
         product = seed_product(
@@ -182,6 +184,7 @@ def run(args: argparse.Namespace) -> int:
                     connections=args.connections, open_loop_s=max(2.0, 10 * min(1.0, scale)),
                     log=log, side=side.ready(), product=requests,
                     warm_s=0.5 if scale >= 0.5 else 0.2, pgbench=pgbench,
+                    web_cpu_s=functools.partial(cpu_seconds, _web_worker_pid(stack.web_pids[0])),
                 )  # fmt: skip
         finally:
             restore_product(product)
@@ -195,6 +198,7 @@ def run(args: argparse.Namespace) -> int:
             like_p50_ms_at_80pct=http.like_p50_ms_at_80pct,
             http_errors=http.errors,
             pgbench_like_tps=http.pgbench_like_tps,
+            like_web_cpu_us_per_req=http.like_web_cpu_us,
         )
         for name, (rps, p99) in http.endpoints.items():
             key = ENDPOINT_KEYS.get(name, name)
@@ -292,6 +296,7 @@ def print_table(r: dict[str, Any]) -> None:
         ("textbook like view (req/s)", r.get("textbook_like_rps")),
         ("bare JSON view (req/s)", r.get("bare_json_rps")),
         ("pgbench, the like's statement (statements/s)", r.get("pgbench_like_tps")),
+        ("web process CPU per like, like rounds (µs)", r.get("like_web_cpu_us_per_req")),
         ("fan-out feed entries/s", r.get("fanout_entries_per_s")),
         ("celebrity like, active followers only (s)", r.get("celebrity_active_feeds_s")),
         (

@@ -45,6 +45,8 @@ class HttpFigures:
     endpoints: dict[str, tuple[float, float]]
     # pgbench running the like's statement, statements/s (median of the rounds); None: not run.
     pgbench_like_tps: float | None = None
+    # The web process's CPU per like answered in the like rounds (µs); None: not measured.
+    like_web_cpu_us: float | None = None
 
 
 ACTIVE_LIKERS = 1_000
@@ -83,7 +85,7 @@ def run_http_phase(
     host: str, port: int, graph: Graph, *, rounds: int, duration_s: float, connections: int,
     open_loop_s: float, log: Callable[[str], None], side: SideServers | None = None,
     product: dict[str, MakeRequest] | None = None, warm_s: float = 0.5,
-    pgbench: PgBench | None = None,
+    pgbench: PgBench | None = None, web_cpu_s: Callable[[], float] | None = None,
 ) -> HttpFigures:  # fmt: skip
     pairs = Pairs(graph, f"{host}:{port}")
     bare = http_request("GET", "/api/bench/bare/", host=f"{host}:{port}")
@@ -103,10 +105,11 @@ def run_http_phase(
     endpoints.update({name: (port, make) for name, make in (product or {}).items()})
     runs: dict[str, list[LoadResult]] = {name: [] for name in endpoints}
     pgbench_tps: list[float] = []
+    like_cpu_s = 0.0
     used = 0
 
     async def go() -> LoadResult:
-        nonlocal used
+        nonlocal used, like_cpu_s
         # A short warm-up (connections, pools, caches) that is not counted.
         for to, make in endpoints.values():
             warm = await closed_loop(host, to, make, connections=connections, duration_s=warm_s,
@@ -114,9 +117,12 @@ def run_http_phase(
             used += warm.sent
         for r in range(rounds):
             for name, (to, make) in endpoints.items():
+                cpu_before = web_cpu_s() if web_cpu_s is not None and name == "like" else 0.0
                 result = await closed_loop(
                     host, to, make, connections=connections, duration_s=duration_s, first=used
                 )
+                if web_cpu_s is not None and name == "like":
+                    like_cpu_s += web_cpu_s() - cpu_before
                 used += result.sent
                 runs[name].append(result)
                 log(f"  round {r + 1}/{rounds} {name:>13}: {result.rps:8.0f} req/s "
@@ -150,6 +156,11 @@ def run_http_phase(
         errors=errors,
         endpoints={name: (median[name], _p99(results)) for name, results in runs.items()},
         pgbench_like_tps=statistics.median(pgbench_tps) if pgbench_tps else None,
+        like_web_cpu_us=(
+            like_cpu_s * 1e6 / max(1, sum(r.ok for r in runs["like"]))
+            if web_cpu_s is not None
+            else None
+        ),
     )
 
 
