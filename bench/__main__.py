@@ -156,6 +156,7 @@ def run(args: argparse.Namespace) -> int:
         from bench.product import READERS, product_endpoints, restore_product, seed_product
         from bench.push_phase import cpu_seconds
         from bench.servers import side_servers
+        from config.asyncdb import POOL_MAX
 
         product = seed_product(
             graph,
@@ -166,10 +167,12 @@ def run(args: argparse.Namespace) -> int:
             f"server without the like fast path beside; {len(product.readers)} readers' "
             f"pages seeded)")  # fmt: skip
         # The last accounts' tokens: their likes touch neither the push phase's likers' posts
-        # nor (at full size) the endpoint's ACTIVE_LIKERS pairs.
+        # nor (at full size) the endpoint's ACTIVE_LIKERS pairs. As many clients as the like
+        # endpoint has connections to PostgreSQL (its pool's bound), so both run the
+        # statement at the same concurrency at the database.
         pgbench = PgBench(
             env["DATABASE_URL"], tokens=graph.tokens[-100:], post_ids=graph.post_ids,
-            clients=args.connections,
+            clients=POOL_MAX,
         )  # fmt: skip
         try:
             with (

@@ -6,7 +6,7 @@ same token like through Django's view (``django_like``: a second web server with
 path off), and the rest of the product (``bench.product``: pages, writes, the browser's
 like), each as req/s (median of its rounds) and p99 (closed loop, every round's answers);
 and, last in each round, ``pgbench`` running the like's own statement on the same database
-with as many clients as the endpoints have connections (``bench.pgbench``:
+with as many clients as the like endpoint has database connections (``bench.pgbench``:
 ``like_vs_pgbench``, the like endpoint over its statement's ceiling).
 
 Every like request uses a fresh (user, post) pair, so each one stores a row, moves a counter
@@ -129,7 +129,11 @@ def run_http_phase(
                     f"(p50 {result.percentile(50):.1f} ms, p99 {result.percentile(99):.1f} ms, "
                     f"errors {result.errors} {_bad(result)})")  # fmt: skip
             if pgbench is not None:
-                pgbench_tps.append(await pgbench.tps(duration_s, log))
+                try:
+                    pgbench_tps.append(await pgbench.tps(duration_s, log))
+                except RuntimeError as exc:  # e.g. the server's max_connections reached
+                    log(f"  round {r + 1}/{rounds} {'pgbench like':>13}: not measured: {exc}")
+                    continue
                 log(f"  round {r + 1}/{rounds} {'pgbench like':>13}: {pgbench_tps[-1]:8.0f} "
                     f"statements/s ({pgbench.clients} clients, the like's own SQL)")  # fmt: skip
         peak = statistics.median(r.rps for r in runs["like"])

@@ -1,6 +1,7 @@
 """The like statement's own ceiling: ``pgbench`` running the very statement the like
 endpoint sends (``likes.services``: the token like, one statement), on the same database,
-in the same rounds and at the same concurrency as the endpoint (``like_vs_pgbench``).
+in the same rounds and at the same concurrency at the database as the endpoint (as many
+clients as its pool's connections, ``config.asyncdb.POOL_MAX``): ``like_vs_pgbench``.
 
 ``pgbench`` is PostgreSQL's own load generator, in C: it sends the statement and reads its
 answer, nothing else, so its rate is what PostgreSQL gives that statement on this machine.
