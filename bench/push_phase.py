@@ -129,15 +129,17 @@ class PushSession:
         deadline = time.monotonic() + drain_s
         while self.received < expected and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
+        # A copy: items of this step that arrive later (while settling) are not its figures.
         return PushFigures(
-            result.rps, len(self.clients), expected, self.received, self.latencies,
+            result.rps, len(self.clients), expected, self.received, list(self.latencies),
             like_errors=result.errors,
         )  # fmt: skip
 
-    async def settle(self, quiet_s: float = 0.5, bound_s: float = 60.0) -> None:
+    async def settle(self, quiet_s: float = 0.5, bound_s: float = 120.0) -> None:
         """Wait (at most ``bound_s``) until every like so far is fanned out (``owed``) and
         then no item has arrived for ``quiet_s``: a failed step's backlog is not the next
-        step's."""
+        step's (a backlog still there after ``bound_s`` is logged: the next steps wait
+        behind it)."""
         deadline = time.monotonic() + bound_s
         while self.owed is not None and time.monotonic() < deadline:
             if not await asyncio.to_thread(self.owed):
@@ -145,6 +147,10 @@ class PushSession:
             await asyncio.sleep(0.2)
         while time.time() - self.last_arrival < quiet_s and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
+        if time.monotonic() >= deadline:
+            self.log(
+                f"  the backlog did not drain in {bound_s:.0f} s: the next steps wait behind it"
+            )
 
     async def knee(
         self, rates: list[float], duration_s: float, *, label: str, drain_s: float = 2.0
