@@ -17,11 +17,11 @@ once (reused afterwards), then measures, in this order:
    the moment its fan-out is complete (every follower's feed holds it; then checked); then
    again with a tenth of them active, the others away (Mastodon's rule: only the active
    ones' feeds are written; ``feed.activity``).
-4. Live push: 1,000 sockets, likes at 500/s, like → ``feed.item`` latency at the sockets,
-   and the web process's CPU per item delivered; then the knee (the highest like rate at
-   which push p99 ≤ 100 ms with every item delivered, 50 follower sockets a like; rates
-   rising by 1.5x from 5 likes/s) of Likefeed's push and, on the same sockets, of the
-   textbook push (``group_send`` per follower: ``bench.textbook``); then a bare
+4. Live push, on 1,000 sockets: the knee (the highest like rate at which push p99 ≤ 100
+   ms with every item delivered, 50 follower sockets a like; rates rising by 1.5x from 5
+   likes/s) of Likefeed's push and, on the same sockets, of the textbook push
+   (``group_send`` per follower: ``bench.textbook``); likes at 500/s, like →
+   ``feed.item`` latency at the sockets, and the web process's CPU per item; then a bare
    ``websockets`` server sending the same bytes to the same sockets (``bench.bare_ws``):
    ``ws_cpu_per_msg_vs_bare``.
 5. Idle authenticated sockets held by one web process, and its memory per socket.
@@ -502,10 +502,10 @@ def _celebrity_like(
 def _push(
     host: str, port: int, graph: Any, sizes: dict[str, Any], *, web_pid: int
 ) -> dict[str, Any]:
-    """The push phase on one set of sockets: likes at a constant rate (latency, and the web
-    process's CPU per item), then the knee of Likefeed's push and of the textbook push
-    (``bench.textbook``) at rising rates, then the bare ``websockets`` server's CPU for the
-    same messages."""
+    """The push phase on one set of sockets: the knee of Likefeed's push and of the textbook
+    push (``bench.textbook``) at rising rates, then likes at a constant rate (latency, and
+    the web process's CPU per item), then the bare ``websockets`` server's CPU for the same
+    messages."""
     from django.db import connection
 
     from bench.push_phase import (
@@ -554,16 +554,9 @@ def _push(
 
     async def go() -> dict[str, Any]:
         await session.open()
-        rate, seconds = sizes["push_likes_per_s"], sizes["push_seconds"]
-        log(f"  {len(session.clients)} sockets open; liking at {rate:.0f}/s for {seconds:.0f} s")
-        cpu_before = cpu_seconds(web_pid)
-        fixed = await session.step(rate, seconds, drain_s=30)
-        web_cpu_s = cpu_seconds(web_pid) - cpu_before
-        log(f"  {fixed.received}/{fixed.expected} items, p50 {fixed.percentile(50):.1f} ms, "
-            f"p99 {fixed.percentile(99):.1f} ms; web process "
-            f"{web_cpu_s * 1e6 / max(1, fixed.received):.1f} µs of CPU per item")  # fmt: skip
-        sample = session.sample
-        await session.settle()
+        log(f"  {len(session.clients)} sockets open")
+        # The knees first, on a quiet pipeline (after the 500/s phase, its backlog would be
+        # the first step's), each series ending on a step that failed, drained after it.
         log(
             f"bench: push knee (p99 ≤ {KNEE_P99_MS:.0f} ms, every item), Likefeed then the "
             f"textbook push (group_send per follower), {sizes['knee_step_s']:.0f} s a step"
@@ -579,6 +572,15 @@ def _push(
             )
         finally:
             get_redis().delete(key)
+        rate, seconds = sizes["push_likes_per_s"], sizes["push_seconds"]
+        log(f"bench: live push, liking at {rate:.0f}/s for {seconds:.0f} s")
+        cpu_before = cpu_seconds(web_pid)
+        fixed = await session.step(rate, seconds, drain_s=30)
+        web_cpu_s = cpu_seconds(web_pid) - cpu_before
+        log(f"  {fixed.received}/{fixed.expected} items, p50 {fixed.percentile(50):.1f} ms, "
+            f"p99 {fixed.percentile(99):.1f} ms; web process "
+            f"{web_cpu_s * 1e6 / max(1, fixed.received):.1f} µs of CPU per item")  # fmt: skip
+        sample = session.sample
         session.close()
         bare_cpu_s, bare_received = await bare_ws_cpu(
             host, sockets=n_sockets, likes=max(1, fixed.received // per_liker),
