@@ -8,15 +8,22 @@ once (reused afterwards), then measures, in this order:
    after, so the endpoints share the two cores only with PostgreSQL and Redis): peak
    throughput of the like endpoint, the textbook like view and a bare JSON view, in rounds,
    with, in the same rounds, the bare view on gunicorn (``bare_vs_wsgi``), the same token
-   like through Django's view (the fast path's worth) and the rest of the product (pages,
-   writes, the browser's like: ``bench.product``); then the like endpoint at 80% of its
+   like through Django's view (the fast path's worth), the rest of the product (pages,
+   writes, the browser's like: ``bench.product``) and ``pgbench`` running the like's own
+   statement (``like_vs_pgbench``: ``bench.pgbench``); then the like endpoint at 80% of its
    peak from an open-loop generator (p99).
 2. Redis: ``redis-benchmark -P 32 -t zadd`` and the fan-out's own feed writer.
 3. Workers started: a like by the account with 1,000,000 followers, timed from its 2xx to
    the moment its fan-out is complete (every follower's feed holds it; then checked); then
    again with a tenth of them active, the others away (Mastodon's rule: only the active
    ones' feeds are written; ``feed.activity``).
-4. Live push: 1,000 sockets, likes at 500/s, like → ``feed.item`` latency at the sockets.
+4. Live push, on 1,000 sockets: the knee (the highest like rate at which push p99 ≤ 100
+   ms with every item delivered, 50 follower sockets a like; rates rising by 1.5x from 5
+   likes/s) of Likefeed's push and, on the same sockets, of the textbook push
+   (``group_send`` per follower: ``bench.textbook``); likes at 500/s, like →
+   ``feed.item`` latency at the sockets, and the web process's CPU per item; then a bare
+   ``websockets`` server sending the same bytes to the same sockets (``bench.bare_ws``):
+   ``ws_cpu_per_msg_vs_bare``.
 5. Idle authenticated sockets held by one web process, and its memory per socket.
 
 Prints a table and writes ``bench/results.json``. ``--scale 0.01`` shrinks every size (the
@@ -26,6 +33,8 @@ smoke test in ``make test`` runs that way); the defaults are DESIGN.md's figures
 from __future__ import annotations
 
 import argparse
+import asyncio
+import functools
 import json
 import os
 import sys
@@ -43,11 +52,18 @@ GOALS: list[tuple[str, str, str, Any]] = [
     ("like_vs_bare", "like / bare JSON view (req/s)", "≥ 0.4", lambda r: r >= 0.4),
     ("bare_vs_wsgi", "bare view: project's server / WSGI server (req/s)", "≥ 0.5",
      lambda r: r >= 0.5),
+    ("like_vs_pgbench", "like endpoint / pgbench running the like's statement", "≥ 0.7",
+     lambda r: r >= 0.7),
     ("like_p99_ms_at_80pct", "like p99 at 80% of peak (ms)", "≤ 50", lambda r: r <= 50),
     ("fanout_vs_zadd", "fan-out entries/s / redis-benchmark ZADD", "≥ 0.3", lambda r: r >= 0.3),
     ("celebrity_all_feeds_s", "celebrity like: all feeds written (s)", "≤ 5", lambda r: r <= 5),
     ("push_p50_ms", "like → feed.item p50 (ms)", "≤ 20", lambda r: r <= 20),
     ("push_p99_ms", "like → feed.item p99 (ms)", "≤ 100", lambda r: r <= 100),
+    ("push_knee_likes_per_s", "push knee: likes/s at p99 ≤ 100 ms, every item", "(below)",
+     None),
+    ("push_knee_vs_textbook", "push knee / textbook push's knee", "≥ 20", lambda r: r >= 20),
+    ("ws_cpu_per_msg_vs_bare", "web CPU per socket message / bare websockets", "≤ 3",
+     lambda r: r <= 3),
     ("sockets_per_process", "idle sockets held by one web process", "≥ 10000",
      lambda r: r >= 10000),
 ]  # fmt: skip
@@ -86,6 +102,13 @@ def run(args: argparse.Namespace) -> int:
         "push_sockets": max(10, int(1_000 * scale)),
         "push_likes_per_s": max(5.0, 500 * scale),
         "push_seconds": 10.0 if scale >= 0.5 else 2.0,
+        # The knee's steps (likes/s): from 5, x1.5 each, to 1,000 (5 and 10 at toy size),
+        # each waiting at most knee_drain_s after its last like for the last items.
+        "knee_start": 5.0,
+        "knee_factor": 1.5 if scale >= 0.1 else 2.0,
+        "knee_top": 1000.0 if scale >= 0.1 else 10.0,
+        "knee_step_s": 5.0 if scale >= 0.5 else (2.0 if scale >= 0.1 else 1.0),
+        "knee_drain_s": 2.0 if scale >= 0.1 else 1.0,
         "idle_sockets": max(20, int(10_000 * scale)),
     }
     env = stack_env(
@@ -129,8 +152,11 @@ def run(args: argparse.Namespace) -> int:
         from django.conf import settings
 
         from bench.http_phase import ACTIVE_LIKERS, run_http_phase
+        from bench.pgbench import PgBench
         from bench.product import READERS, product_endpoints, restore_product, seed_product
+        from bench.push_phase import cpu_seconds
         from bench.servers import side_servers
+        from config.asyncdb import POOL_MAX
 
         product = seed_product(
             graph,
@@ -140,6 +166,14 @@ def run(args: argparse.Namespace) -> int:
         log(f"bench: HTTP, side by side (fan-out workers stopped; a WSGI server and a web "
             f"server without the like fast path beside; {len(product.readers)} readers' "
             f"pages seeded)")  # fmt: skip
+        # The last accounts' tokens: their likes touch neither the push phase's likers' posts
+        # nor (at full size) the endpoint's ACTIVE_LIKERS pairs. As many clients as the like
+        # endpoint has connections to PostgreSQL (its pool's bound), so both run the
+        # statement at the same concurrency at the database.
+        pgbench = PgBench(
+            env["DATABASE_URL"], tokens=graph.tokens[-100:], post_ids=graph.post_ids,
+            clients=POOL_MAX,
+        )  # fmt: skip
         try:
             with (
                 side_servers(env, logdir, threads=settings.WEB_THREADS) as side,
@@ -152,10 +186,12 @@ def run(args: argparse.Namespace) -> int:
                     duration_s=args.duration * min(1.0, scale * 4 + 0.2),
                     connections=args.connections, open_loop_s=max(2.0, 10 * min(1.0, scale)),
                     log=log, side=side.ready(), product=requests,
-                    warm_s=0.5 if scale >= 0.5 else 0.2,
+                    warm_s=0.5 if scale >= 0.5 else 0.2, pgbench=pgbench,
+                    web_cpu_s=functools.partial(cpu_seconds, _web_worker_pid(stack.web_pids[0])),
                 )  # fmt: skip
         finally:
             restore_product(product)
+            pgbench.close()
         _purge_and_settle()
         results.update(
             like_rps=http.like_rps,
@@ -164,6 +200,8 @@ def run(args: argparse.Namespace) -> int:
             like_p99_ms_at_80pct=http.like_p99_ms_at_80pct,
             like_p50_ms_at_80pct=http.like_p50_ms_at_80pct,
             http_errors=http.errors,
+            pgbench_like_tps=http.pgbench_like_tps,
+            like_web_cpu_us_per_req=http.like_web_cpu_us,
         )
         for name, (rps, p99) in http.endpoints.items():
             key = ENDPOINT_KEYS.get(name, name)
@@ -187,7 +225,8 @@ def run(args: argparse.Namespace) -> int:
             log(f"bench: a like by the account with {spec.celebrity_followers} followers")
             results.update(_celebrity(stack.url, graph))
         if "push" not in skip:
-            results.update(_push(host, port, graph, sizes))
+            web_pid = _web_worker_pid(stack.web_pids[0])
+            results.update(_push(host, port, graph, sizes, web_pid=web_pid))
         if "sockets" not in skip:
             from bench.push_phase import run_socket_phase
 
@@ -235,12 +274,21 @@ def _derive(r: dict[str, Any]) -> None:
         r["like_vs_textbook"] = r["like_rps"] / r["textbook_like_rps"]
     if r.get("bare_json_rps"):
         r["like_vs_bare"] = r["like_rps"] / r["bare_json_rps"]
+    if r.get("pgbench_like_tps"):
+        r["like_vs_pgbench"] = r["like_rps"] / r["pgbench_like_tps"]
     if r.get("bare_wsgi_rps"):
         r["bare_vs_wsgi"] = r["bare_json_rps"] / r["bare_wsgi_rps"]
     if r.get("django_like_rps"):
         r["like_fast_vs_django"] = r["like_rps"] / r["django_like_rps"]
     if r.get("cookie_like_rps"):
         r["like_fast_vs_cookie"] = r["like_rps"] / r["cookie_like_rps"]
+    if "push_knee_textbook_likes_per_s" in r:
+        # A textbook knee below the first step counts as that step (the ratio's floor).
+        r["push_knee_vs_textbook"] = r["push_knee_likes_per_s"] / max(
+            r["push_knee_textbook_likes_per_s"], r.get("push_knee_first_step", 5.0)
+        )
+    if r.get("bare_ws_cpu_us_per_msg"):
+        r["ws_cpu_per_msg_vs_bare"] = r["ws_cpu_us_per_msg"] / r["bare_ws_cpu_us_per_msg"]
     if r.get("redis_zadd_p32_per_s"):
         r["fanout_vs_zadd"] = r["fanout_entries_per_s"] / r["redis_zadd_p32_per_s"]
 
@@ -250,6 +298,8 @@ def print_table(r: dict[str, Any]) -> None:
         ("like endpoint (req/s)", r.get("like_rps")),
         ("textbook like view (req/s)", r.get("textbook_like_rps")),
         ("bare JSON view (req/s)", r.get("bare_json_rps")),
+        ("pgbench, the like's statement (statements/s)", r.get("pgbench_like_tps")),
+        ("web process CPU per like, like rounds (µs)", r.get("like_web_cpu_us_per_req")),
         ("fan-out feed entries/s", r.get("fanout_entries_per_s")),
         ("celebrity like, active followers only (s)", r.get("celebrity_active_feeds_s")),
         (
@@ -259,6 +309,9 @@ def print_table(r: dict[str, Any]) -> None:
         ("redis-benchmark -P 32 ZADD/s", r.get("redis_zadd_p32_per_s")),
         ("push: likes/s, sockets", _pair(r.get("push_likes_per_s"), r.get("push_sockets"))),
         ("push: items delivered / expected", _pair(r.get("push_received"), r.get("push_expected"))),
+        ("push knee, textbook push (likes/s)", r.get("push_knee_textbook_likes_per_s")),
+        ("web process CPU per socket message (µs)", r.get("ws_cpu_us_per_msg")),
+        ("bare websockets server CPU per message (µs)", r.get("bare_ws_cpu_us_per_msg")),
         ("memory per idle socket (bytes)", r.get("bytes_per_socket")),
     ]
     print("\n| measured | value |\n|---|---|")
@@ -277,7 +330,7 @@ def print_table(r: dict[str, Any]) -> None:
     print("\n| figure | measured | goal | reached |\n|---|---|---|---|")
     for key, label, goal, test in GOALS:
         value = r.get(key)
-        reached = "—" if value is None else ("yes" if test(value) else "**no**")
+        reached = "—" if value is None or test is None else ("yes" if test(value) else "**no**")
         print(f"| {label} | {_fmt(value)} | {goal} | {reached} |")
     print()
 
@@ -445,10 +498,24 @@ def _celebrity_like(
     return done_s, holding
 
 
-def _push(host: str, port: int, graph: Any, sizes: dict[str, Any]) -> dict[str, Any]:
+def _push(
+    host: str, port: int, graph: Any, sizes: dict[str, Any], *, web_pid: int
+) -> dict[str, Any]:
+    """The push phase on one set of sockets: the knee of Likefeed's push and of the textbook
+    push (``bench.textbook``) at rising rates, then likes at a constant rate (latency, and
+    the web process's CPU per item), then the bare ``websockets`` server's CPU for the same
+    messages."""
     from django.db import connection
 
-    from bench.push_phase import run_push_phase
+    from bench.push_phase import (
+        KNEE_P99_MS,
+        PushSession,
+        bare_ws_cpu,
+        cpu_seconds,
+        knee_rates,
+    )
+    from bench.textbook import TEXTBOOK_PUSH_RECHECK_S, textbook_push_key
+    from config.redis import get_redis
 
     n_sockets = sizes["push_sockets"]
     per_liker = min(50, n_sockets)
@@ -476,22 +543,77 @@ def _push(host: str, port: int, graph: Any, sizes: dict[str, Any]) -> dict[str, 
     followers_per_liker = {k: counts.get(liker_ids[k], 0) for k in range(n_likers)}
     log(f"bench: live push, {n_sockets} sockets, {sizes['push_likes_per_s']:.0f} likes/s, "
         f"{per_liker} follower sockets per like")  # fmt: skip
-    figures = run_push_phase(
-        host, port, socket_tokens=socket_tokens,
-        liker_tokens=[graph.tokens[i] for i in likers], followers_per_liker=followers_per_liker,
-        post_ids=_fresh_posts(graph, liker_ids), rate=sizes["push_likes_per_s"],
-        duration_s=sizes["push_seconds"], log=log,
+    session = PushSession(
+        host, port, socket_tokens=socket_tokens, liker_tokens=[graph.tokens[i] for i in likers],
+        followers_per_liker=followers_per_liker, post_ids=_fresh_posts(graph, liker_ids), log=log,
+        owed=lambda: _owed(liker_ids),
     )  # fmt: skip
-    log(f"  {figures.received}/{figures.expected} items, p50 {figures.percentile(50):.1f} ms, "
-        f"p99 {figures.percentile(99):.1f} ms")  # fmt: skip
-    return {
-        "push_p50_ms": figures.percentile(50),
-        "push_p99_ms": figures.percentile(99),
-        "push_likes_per_s": figures.likes_per_s,
-        "push_sockets": figures.sockets,
-        "push_expected": figures.expected,
-        "push_received": figures.received,
-    }
+    rates = knee_rates(sizes["knee_start"], factor=sizes["knee_factor"], top=sizes["knee_top"])
+    key = textbook_push_key()
+
+    async def go() -> dict[str, Any]:
+        await session.open()
+        log(f"  {len(session.clients)} sockets open")
+        # The knees first, on a quiet pipeline (after the 500/s phase, its backlog would be
+        # the first step's), each series ending on a step that failed, drained after it.
+        log(
+            f"bench: push knee (p99 ≤ {KNEE_P99_MS:.0f} ms, every item), Likefeed then the "
+            f"textbook push (group_send per follower), {sizes['knee_step_s']:.0f} s a step"
+        )
+        knee = await session.knee(
+            rates, sizes["knee_step_s"], label="Likefeed", drain_s=sizes["knee_drain_s"]
+        )
+        get_redis().set(key, 1)
+        try:
+            await asyncio.sleep(2 * TEXTBOOK_PUSH_RECHECK_S + 0.1)  # every worker has read it
+            textbook = await session.knee(
+                rates, sizes["knee_step_s"], label="textbook", drain_s=sizes["knee_drain_s"]
+            )
+        finally:
+            get_redis().delete(key)
+        rate, seconds = sizes["push_likes_per_s"], sizes["push_seconds"]
+        log(f"bench: live push, liking at {rate:.0f}/s for {seconds:.0f} s")
+        cpu_before = cpu_seconds(web_pid)
+        fixed = await session.step(rate, seconds, drain_s=30)
+        web_cpu_s = cpu_seconds(web_pid) - cpu_before
+        log(f"  {fixed.received}/{fixed.expected} items, p50 {fixed.percentile(50):.1f} ms, "
+            f"p99 {fixed.percentile(99):.1f} ms; web process "
+            f"{web_cpu_s * 1e6 / max(1, fixed.received):.1f} µs of CPU per item")  # fmt: skip
+        sample = session.sample
+        session.close()
+        bare_cpu_s, bare_received = await bare_ws_cpu(
+            host, sockets=n_sockets, likes=max(1, fixed.received // per_liker),
+            rate=fixed.likes_per_s or rate, per_like=per_liker, payload=sample, log=log,
+        )  # fmt: skip
+        return {
+            "push_p50_ms": fixed.percentile(50),
+            "push_p99_ms": fixed.percentile(99),
+            "push_likes_per_s": fixed.likes_per_s,
+            "push_sockets": fixed.sockets,
+            "push_expected": fixed.expected,
+            "push_received": fixed.received,
+            "push_knee_likes_per_s": knee,
+            "push_knee_textbook_likes_per_s": textbook,
+            "push_knee_step_s": sizes["knee_step_s"],
+            "push_knee_first_step": rates[0],
+            "ws_cpu_us_per_msg": web_cpu_s * 1e6 / max(1, fixed.received),
+            "bare_ws_cpu_us_per_msg": bare_cpu_s * 1e6 / max(1, bare_received),
+        }
+
+    return asyncio.run(go())
+
+
+def _owed(user_ids: list[int]) -> int:
+    """How many likes by these users are not fanned out yet."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM likes_like WHERE user_id = ANY(%s) AND fanned_out_at IS NULL",
+            [user_ids],
+        )
+        row = cursor.fetchone()
+    return int(row[0]) if row else 0
 
 
 def _fresh_posts(graph: Any, liker_ids: list[int]) -> list[int]:

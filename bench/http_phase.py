@@ -4,7 +4,10 @@ bare JSON view, side by side on one server; then the like endpoint's p99 at 80% 
 In the same rounds: the bare view on a WSGI server (``bare_wsgi``, ``bench.servers``), the
 same token like through Django's view (``django_like``: a second web server with the fast
 path off), and the rest of the product (``bench.product``: pages, writes, the browser's
-like), each as req/s (median of its rounds) and p99 (closed loop, every round's answers).
+like), each as req/s (median of its rounds) and p99 (closed loop, every round's answers);
+and, last in each round, ``pgbench`` running the like's own statement on the same database
+with as many clients as the like endpoint has database connections (``bench.pgbench``:
+``like_vs_pgbench``, the like endpoint over its statement's ceiling).
 
 Every like request uses a fresh (user, post) pair, so each one stores a row, moves a counter
 and queues a fan-out, on both like endpoints alike (a repeated pair would measure the cheap
@@ -24,6 +27,7 @@ import uvloop
 from loadtest.seed import Graph
 
 from .httpload import LoadResult, MakeRequest, closed_loop, http_request, open_loop
+from .pgbench import PgBench
 from .servers import SideServers
 
 
@@ -39,6 +43,10 @@ class HttpFigures:
     errors: int
     # Every endpoint of the rounds: (req/s, median of the rounds; p99 ms, all rounds).
     endpoints: dict[str, tuple[float, float]]
+    # pgbench running the like's statement, statements/s (median of the rounds); None: not run.
+    pgbench_like_tps: float | None = None
+    # The web process's CPU per like answered in the like rounds (µs); None: not measured.
+    like_web_cpu_us: float | None = None
 
 
 ACTIVE_LIKERS = 1_000
@@ -77,6 +85,7 @@ def run_http_phase(
     host: str, port: int, graph: Graph, *, rounds: int, duration_s: float, connections: int,
     open_loop_s: float, log: Callable[[str], None], side: SideServers | None = None,
     product: dict[str, MakeRequest] | None = None, warm_s: float = 0.5,
+    pgbench: PgBench | None = None, web_cpu_s: Callable[[], float] | None = None,
 ) -> HttpFigures:  # fmt: skip
     pairs = Pairs(graph, f"{host}:{port}")
     bare = http_request("GET", "/api/bench/bare/", host=f"{host}:{port}")
@@ -95,10 +104,12 @@ def run_http_phase(
         )
     endpoints.update({name: (port, make) for name, make in (product or {}).items()})
     runs: dict[str, list[LoadResult]] = {name: [] for name in endpoints}
+    pgbench_tps: list[float] = []
+    like_cpu_s = 0.0
     used = 0
 
     async def go() -> LoadResult:
-        nonlocal used
+        nonlocal used, like_cpu_s
         # A short warm-up (connections, pools, caches) that is not counted.
         for to, make in endpoints.values():
             warm = await closed_loop(host, to, make, connections=connections, duration_s=warm_s,
@@ -106,14 +117,25 @@ def run_http_phase(
             used += warm.sent
         for r in range(rounds):
             for name, (to, make) in endpoints.items():
+                cpu_before = web_cpu_s() if web_cpu_s is not None and name == "like" else 0.0
                 result = await closed_loop(
                     host, to, make, connections=connections, duration_s=duration_s, first=used
                 )
+                if web_cpu_s is not None and name == "like":
+                    like_cpu_s += web_cpu_s() - cpu_before
                 used += result.sent
                 runs[name].append(result)
                 log(f"  round {r + 1}/{rounds} {name:>13}: {result.rps:8.0f} req/s "
                     f"(p50 {result.percentile(50):.1f} ms, p99 {result.percentile(99):.1f} ms, "
                     f"errors {result.errors} {_bad(result)})")  # fmt: skip
+            if pgbench is not None:
+                try:
+                    pgbench_tps.append(await pgbench.tps(duration_s, log))
+                except RuntimeError as exc:  # e.g. the server's max_connections reached
+                    log(f"  round {r + 1}/{rounds} {'pgbench like':>13}: not measured: {exc}")
+                    continue
+                log(f"  round {r + 1}/{rounds} {'pgbench like':>13}: {pgbench_tps[-1]:8.0f} "
+                    f"statements/s ({pgbench.clients} clients, the like's own SQL)")  # fmt: skip
         peak = statistics.median(r.rps for r in runs["like"])
         rate = 0.8 * peak
         result = await open_loop(
@@ -137,6 +159,12 @@ def run_http_phase(
         open_loop_achieved=opened.rps,
         errors=errors,
         endpoints={name: (median[name], _p99(results)) for name, results in runs.items()},
+        pgbench_like_tps=statistics.median(pgbench_tps) if pgbench_tps else None,
+        like_web_cpu_us=(
+            like_cpu_s * 1e6 / max(1, sum(r.ok for r in runs["like"]))
+            if web_cpu_s is not None
+            else None
+        ),
     )
 
 

@@ -17,6 +17,7 @@ from django.db import connections
 from psycopg_pool import AsyncConnectionPool
 
 _pools: dict[int, AsyncConnectionPool] = {}
+POOL_MAX = 8  # connections per event loop (make bench's pgbench runs as many clients)
 
 
 def _conninfo_kwargs() -> dict[str, object]:
@@ -27,7 +28,7 @@ def _conninfo_kwargs() -> dict[str, object]:
     return params
 
 
-async def async_pool(*, max_size: int = 8) -> AsyncConnectionPool:
+async def async_pool(*, max_size: int = POOL_MAX) -> AsyncConnectionPool:
     loop = asyncio.get_running_loop()
     pool = _pools.get(id(loop))
     if pool is None:

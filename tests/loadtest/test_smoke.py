@@ -68,7 +68,9 @@ def test_make_bench_at_toy_size_writes_every_figure(tmp_path, isolated_env):
         "like_rps", "textbook_like_rps", "bare_json_rps", "like_p99_ms_at_80pct",
         "fanout_entries_per_s", "redis_zadd_p32_per_s", "celebrity_followers",
         "celebrity_all_feeds_s", "push_p50_ms", "push_p99_ms", "push_likes_per_s",
-        "push_sockets", "sockets_per_process", "bytes_per_socket",
+        "push_sockets", "sockets_per_process", "bytes_per_socket", "pgbench_like_tps",
+        "push_knee_likes_per_s", "push_knee_textbook_likes_per_s", "push_knee_vs_textbook",
+        "ws_cpu_us_per_msg", "bare_ws_cpu_us_per_msg", "ws_cpu_per_msg_vs_bare",
     ):  # fmt: skip
         assert isinstance(results[key], int | float), key
     # Every endpoint of the HTTP rounds, the WSGI server and the like without the fast path.
@@ -80,6 +82,7 @@ def test_make_bench_at_toy_size_writes_every_figure(tmp_path, isolated_env):
         assert results[f"{name}_rps"] > 0, name
         assert results[f"{name}_p99_ms"] > 0, name
     assert results["bare_vs_wsgi"] > 0 and results["like_fast_vs_django"] > 0
+    assert results["like_vs_pgbench"] > 0  # the like endpoint over its statement's pgbench
     assert results["http_errors"] == 0  # every request of every endpoint answered 2xx
     assert results["celebrity_feeds_holding"] == results["celebrity_followers"]
     # Mastodon's rule: with a tenth of the followers active, only their feeds hold it.
@@ -87,9 +90,15 @@ def test_make_bench_at_toy_size_writes_every_figure(tmp_path, isolated_env):
     assert results["celebrity_active_feeds_holding"] == results["celebrity_active_followers"]
     assert 0 < results["celebrity_active_followers"] < results["celebrity_followers"]
     assert results["push_received"] == results["push_expected"] > 0
+    # The push knee's figures: CPU is spent on both sides (the bare server's, at least a tick).
+    assert results["ws_cpu_per_msg_vs_bare"] > 0 and results["bare_ws_cpu_us_per_msg"] > 0
     assert "| like / textbook like view (req/s) |" in run.stdout
     assert "| bare view: project's server / WSGI server (req/s) |" in run.stdout
     assert "| GET /api/feed/ |" in run.stdout
+    assert "| like endpoint / pgbench running the like's statement | " in run.stdout
+    for label in ("push knee / textbook push's knee", "push knee: likes/s at p99 ≤ 100 ms",
+                  "web CPU per socket message / bare websockets"):  # fmt: skip
+        assert f"| {label}" in run.stdout, label
     assert "like fast path / the same token like through Django's view" in run.stdout
 
 
