@@ -208,10 +208,17 @@ def supervisord_conf(layout: Layout, topology: Topology, haproxy: str) -> str:
         data = CLUSTER_DIR / "redis" / str(port)
         argv = [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
                 "no", "--dir", str(data), "--protected-mode", "no"]  # fmt: skip
+        options = _OPTIONS
         if role == "redis":
             argv += ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
                      "--cluster-node-timeout", str(NODE_TIMEOUT_MS)]  # fmt: skip
-        parts.append(_section(name, argv))
+            # A cluster node that dies stays down until someone starts it again: restarted at
+            # once (within the node timeout, before its replica is promoted) a master without
+            # persistence comes back as the master of its slots with none of their keys, and
+            # its replica then copies the empty set (Redis' own warning about replication
+            # without persistence). Started later, it rejoins as its successor's replica.
+            options = _OPTIONS.replace("autorestart=true", "autorestart=false")
+        parts.append(_section(name, argv, options))
     cfg = CLUSTER_DIR / "haproxy.cfg"
     parts.append(_section("lb", [haproxy, "-db", "-f", str(cfg)]))
     # Every program runs in the project's folder (%(here)s would be this file's).
