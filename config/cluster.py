@@ -146,9 +146,18 @@ def haproxy_config(layout: Layout) -> str:
     """Round robin over the web processes; WebSocket upgrades pass through (HTTP mode keeps
     the tunnel open for ``timeout tunnel``). A web process is taken out after 3 failed
     health checks 1 s apart and back after one good one; a request that cannot reach one is
-    sent to another (``option redispatch``)."""
-    servers = "\n".join(
-        f"    server web{i} 127.0.0.1:{port} check" for i, port in enumerate(layout.webs, 1)
+    sent to another (``option redispatch``).
+
+    A request that reached a web process which then died (SIGKILLed mid-request: the
+    connection closes with no answer) is sent again to another one only where repeating it
+    changes nothing (``replayable``: reads, likes and unlikes, follows and unfollows, all
+    idempotent in the services); anything else (a new post, a registration) gets the
+    load balancer's 502, as its effect is unknown. Without this, tests/cluster's web-kill
+    scenario saw 2 of 160 likes answered with a closed connection."""
+    servers = [(f"web{i}", port) for i, port in enumerate(layout.webs, 1)]
+    checked = "\n".join(f"    server {name} 127.0.0.1:{port} check" for name, port in servers)
+    tracked = "\n".join(
+        f"    server {name} 127.0.0.1:{port} track webs/{name}" for name, port in servers
     )
     return f"""global
     maxconn 4096
@@ -164,6 +173,9 @@ defaults
 
 frontend likefeed
     bind 127.0.0.1:{layout.lb}
+    acl replayable method GET HEAD
+    acl replayable path_reg ^/api/posts/[0-9]+/like/$ ^/api/users/[^/]+/follow/$
+    use_backend replayable if replayable
     default_backend webs
 
 backend webs
@@ -172,7 +184,13 @@ backend webs
     http-check send meth GET uri /api/health/ ver HTTP/1.1 hdr Host 127.0.0.1
     http-check expect status 200
     default-server inter 1s fall 3 rise 1
-{servers}
+{checked}
+
+backend replayable
+    balance roundrobin
+    retry-on conn-failure empty-response
+    option redispatch 1
+{tracked}
 """
 
 

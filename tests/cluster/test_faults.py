@@ -2,7 +2,8 @@
 like drive through the load balancer,
 
 1. a Redis Cluster master is SIGKILLed (its pid from ``cluster.json``): its replica is
-   promoted.
+   promoted;
+2. one web process is SIGKILLed: its sockets open again through the load balancer.
 
 Each runs the chaos harness' drive and audit (``tests.chaos.harness``: nothing accepted is
 lost, no feed entry is missing or doubled once quiet, every count equals its rows) and adds
@@ -184,4 +185,23 @@ def test_a_redis_cluster_master_killed_mid_run(
         )
         record.append(audit)
     assert promoted_s, "the replica was never promoted"
+    assert not audit.failures(), audit
+
+
+def test_one_web_process_killed_mid_run(
+    cluster: dict[str, Any], world: World, scale: Scale, supervisor: Supervisor,
+    record: list[Audit],
+) -> None:  # fmt: skip
+    """A web process SIGKILLed: the load balancer sends likes to the other, sockets that
+    were on it open again there and resume; supervisord starts the killed one again."""
+    node = _node(cluster, "web")
+    pid = supervisor.pid("web")  # as in cluster.json, unless an earlier scenario restarted it
+
+    def kill_web() -> str:
+        _killpg(pid)
+        return f"web process {node['name']} (pid {pid}) SIGKILLed at 30% of the run"
+
+    for audit in drive("cluster: web killed", 1, cluster, world, scale, kill_web):
+        wait_until(lambda: supervisor.running().get("web", pid) != pid, timeout=60)
+        record.append(audit)
     assert not audit.failures(), audit
