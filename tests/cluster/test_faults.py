@@ -3,7 +3,8 @@ like drive through the load balancer,
 
 1. a Redis Cluster master is SIGKILLed (its pid from ``cluster.json``): its replica is
    promoted;
-2. one web process is SIGKILLed: its sockets open again through the load balancer.
+2. one web process is SIGKILLed: its sockets open again through the load balancer;
+3. every worker of group 2 is SIGKILLed (and kept down): group 1 carries on.
 
 Each runs the chaos harness' drive and audit (``tests.chaos.harness``: nothing accepted is
 lost, no feed entry is missing or doubled once quiet, every count equals its rows) and adds
@@ -30,6 +31,7 @@ import redis
 from django.test import override_settings
 from redis.cluster import ClusterNode, RedisCluster
 
+from config.cluster import GROUP_2
 from config.processes import Supervisor, Topology
 from feed import store
 from tests.chaos.conftest import Scale
@@ -203,5 +205,33 @@ def test_one_web_process_killed_mid_run(
 
     for audit in drive("cluster: web killed", 1, cluster, world, scale, kill_web):
         wait_until(lambda: supervisor.running().get("web", pid) != pid, timeout=60)
+        record.append(audit)
+    assert not audit.failures(), audit
+
+
+def test_one_worker_group_killed_mid_run(
+    cluster: dict[str, Any], world: World, scale: Scale, supervisor: Supervisor,
+    record: list[Audit],
+) -> None:  # fmt: skip
+    """Every worker of group 2 SIGKILLed with its pool, and kept down for the rest of the
+    run: group 1 carries on, and what the killed workers held is queued again by the
+    sweeper (here after 5 s owed)."""
+    workers = [n["name"] for n in cluster["nodes"] if n["role"] == "worker"]
+    group = [name for name in workers if name.endswith(GROUP_2)]
+    assert group, cluster["nodes"]
+
+    def kill_group() -> str:
+        pids = {name: supervisor.pid(name) for name in group}
+        for pid in pids.values():
+            _killpg(pid)
+        for name in group:  # a machine gone: nothing restarts them during the run
+            with contextlib.suppress(Exception):
+                supervisor.rpc.stopProcess(name, False)
+        return f"worker group 2 ({', '.join(group)}) SIGKILLed at 30% of the run and kept down"
+
+    for audit in drive("cluster: worker group killed", 2, cluster, world, scale, kill_group):
+        for name in group:
+            with contextlib.suppress(Exception):
+                supervisor.rpc.startProcess(name, False)
         record.append(audit)
     assert not audit.failures(), audit
