@@ -4,7 +4,8 @@ like drive through the load balancer,
 1. a Redis Cluster master is SIGKILLed (its pid from ``cluster.json``): its replica is
    promoted;
 2. one web process is SIGKILLed: its sockets open again through the load balancer;
-3. every worker of group 2 is SIGKILLed (and kept down): group 1 carries on.
+3. every worker of group 2 is SIGKILLed (and kept down): group 1 carries on;
+4. a channel-layer shard is SIGKILLed (and started again, empty, by supervisord).
 
 Each runs the chaos harness' drive and audit (``tests.chaos.harness``: nothing accepted is
 lost, no feed entry is missing or doubled once quiet, every count equals its rows) and adds
@@ -28,12 +29,13 @@ from urllib.parse import urlsplit
 
 import pytest
 import redis
+from channels_redis.utils import _consistent_hash
 from django.test import override_settings
 from redis.cluster import ClusterNode, RedisCluster
 
 from config.cluster import GROUP_2
 from config.processes import Supervisor, Topology
-from feed import store
+from feed import live, store
 from tests.chaos.conftest import Scale
 from tests.chaos.harness import (
     Audit,
@@ -233,5 +235,31 @@ def test_one_worker_group_killed_mid_run(
         for name in group:
             with contextlib.suppress(Exception):
                 supervisor.rpc.startProcess(name, False)
+        record.append(audit)
+    assert not audit.failures(), audit
+
+
+def test_a_channel_layer_shard_restarted_mid_run(
+    cluster: dict[str, Any], world: World, scale: Scale, supervisor: Supervisor,
+    record: list[Audit],
+) -> None:  # fmt: skip
+    """The channel-layer Redis that carries the feed items' channel (channels-redis' own
+    sharding picks it) SIGKILLed: supervisord starts it again, empty; the web processes'
+    layer subscribes again, and the sockets get what was published meanwhile from their log
+    (the next item's seq shows the gap, or a ``resume``)."""
+    layers = [n for n in cluster["nodes"] if n["role"] == "layer"]
+    channel = f"{cluster['prefix']}:ws{live.FEED_ITEMS_CHANNEL}"  # CHANNEL_LAYER_PREFIX
+    node = layers[_consistent_hash(channel, len(layers))]
+    pid = supervisor.pid(node["name"])
+
+    def restart_shard() -> str:
+        os.kill(pid, signal.SIGKILL)
+        wait_until(lambda: supervisor.running().get(node["name"], pid) != pid, timeout=60)
+        return (
+            f"channel-layer shard {node['name']} (the feed items' channel; pid {pid}) "
+            "SIGKILLed at 30% of the run and started again by supervisord"
+        )
+
+    for audit in drive("cluster: layer shard restarted", 3, cluster, world, scale, restart_shard):
         record.append(audit)
     assert not audit.failures(), audit
