@@ -71,8 +71,11 @@ test: $(STAMP) $(BENCH) $(LESSONS) system-packages
 
 # Crashes and outages at full size (10,000 likes through kill -9s; Redis and PostgreSQL down
 # 10 s): prints the table of what was lost (tests/chaos/). `make test` runs them small.
+# CLUSTER=1: the faults of make cluster's layout instead (a Redis Cluster master, a web
+# process, a worker group killed; a channel-layer shard restarted: tests/cluster/test_faults.py).
+CHAOS_TESTS = $(if $(CLUSTER),tests/cluster/test_faults.py,tests/chaos)
 chaos: $(STAMP)
-	CHAOS_SCALE=full $(PY) -m config.services $(PY) -m pytest tests/chaos -p no:cacheprovider $(PYTEST_ARGS)
+	CHAOS_SCALE=full $(PY) -m config.services $(PY) -m pytest $(CHAOS_TESTS) -p no:cacheprovider $(PYTEST_ARGS)
 
 # The Celery lessons, measured on real workers and brokers: docs/lessons/ (QUICK=1: about a minute).
 .PHONY: lessons

@@ -146,9 +146,18 @@ def haproxy_config(layout: Layout) -> str:
     """Round robin over the web processes; WebSocket upgrades pass through (HTTP mode keeps
     the tunnel open for ``timeout tunnel``). A web process is taken out after 3 failed
     health checks 1 s apart and back after one good one; a request that cannot reach one is
-    sent to another (``option redispatch``)."""
-    servers = "\n".join(
-        f"    server web{i} 127.0.0.1:{port} check" for i, port in enumerate(layout.webs, 1)
+    sent to another (``option redispatch``).
+
+    A request that reached a web process which then died (SIGKILLed mid-request: the
+    connection closes with no answer) is sent again to another one only where repeating it
+    changes nothing (``replayable``: reads, likes and unlikes, follows and unfollows, all
+    idempotent in the services); anything else (a new post, a registration) gets the
+    load balancer's 502, as its effect is unknown. Without this, tests/cluster's web-kill
+    scenario saw 2 of 160 likes answered with a closed connection."""
+    servers = [(f"web{i}", port) for i, port in enumerate(layout.webs, 1)]
+    checked = "\n".join(f"    server {name} 127.0.0.1:{port} check" for name, port in servers)
+    tracked = "\n".join(
+        f"    server {name} 127.0.0.1:{port} track webs/{name}" for name, port in servers
     )
     return f"""global
     maxconn 4096
@@ -164,6 +173,9 @@ defaults
 
 frontend likefeed
     bind 127.0.0.1:{layout.lb}
+    acl replayable method GET HEAD
+    acl replayable path_reg ^/api/posts/[0-9]+/like/$ ^/api/users/[^/]+/follow/$
+    use_backend replayable if replayable
     default_backend webs
 
 backend webs
@@ -172,7 +184,13 @@ backend webs
     http-check send meth GET uri /api/health/ ver HTTP/1.1 hdr Host 127.0.0.1
     http-check expect status 200
     default-server inter 1s fall 3 rise 1
-{servers}
+{checked}
+
+backend replayable
+    balance roundrobin
+    retry-on conn-failure empty-response
+    option redispatch 1
+{tracked}
 """
 
 
@@ -208,10 +226,17 @@ def supervisord_conf(layout: Layout, topology: Topology, haproxy: str) -> str:
         data = CLUSTER_DIR / "redis" / str(port)
         argv = [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
                 "no", "--dir", str(data), "--protected-mode", "no"]  # fmt: skip
+        options = _OPTIONS
         if role == "redis":
             argv += ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
                      "--cluster-node-timeout", str(NODE_TIMEOUT_MS)]  # fmt: skip
-        parts.append(_section(name, argv))
+            # A cluster node that dies stays down until someone starts it again: restarted at
+            # once (within the node timeout, before its replica is promoted) a master without
+            # persistence comes back as the master of its slots with none of their keys, and
+            # its replica then copies the empty set (Redis' own warning about replication
+            # without persistence). Started later, it rejoins as its successor's replica.
+            options = _OPTIONS.replace("autorestart=true", "autorestart=false")
+        parts.append(_section(name, argv, options))
     cfg = CLUSTER_DIR / "haproxy.cfg"
     parts.append(_section("lb", [haproxy, "-db", "-f", str(cfg)]))
     # Every program runs in the project's folder (%(here)s would be this file's).

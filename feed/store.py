@@ -348,6 +348,38 @@ _MOVING = ("CLUSTERDOWN", "TRYAGAIN", "MOVED", "ASK", "Script attempted to acces
 # positions of them.
 Call = tuple[Sequence[int], Callable[[list[int]], list[Any]]]
 
+# On a Redis Cluster a write that a master acknowledged can still be lost: replication is
+# asynchronous, and a master killed before its replica had the write is replaced by that
+# replica without it (seq counters one step back included). The outbox mark of a fan-out
+# (``fanned_out_at``) is set after its writes returned, so a write lost that way would never
+# be made again. Each node's part of a write therefore ends with ``WAIT 1``: it returns once
+# the node's replica holds the writes, and one that times out with a replica connected is
+# asked again, as a moving master is (every script here can run twice: ZADD GT CH). A master
+# with no replica connected (its replica dead, or just promoted) has nothing to wait for:
+# its writes go on unreplicated rather than stop, and it is not asked to wait again for
+# REPLICA_RECHECK_S (a WAIT there costs REPLICA_WAIT_MS). On a single Redis nothing waits.
+REPLICA_WAIT_MS = 500
+REPLICA_RECHECK_S = 5.0
+_unreplicated: dict[str, float] = {}  # node ("host:port") -> until when its writes do not wait
+
+
+def _node_name(client: Any) -> str:
+    kwargs = client.connection_pool.connection_kwargs
+    return f"{kwargs.get('host')}:{kwargs.get('port')}"
+
+
+def _replicated(client: Any, acked: int) -> bool:
+    """Whether a node's writes reached its replica (``WAIT``'s count); a node without a
+    connected replica counts as replicated, and is not waited for a while."""
+    if acked >= 1:
+        return True
+    if int(client.info("replication").get("connected_slaves", 0)):
+        return False
+    _unreplicated[_node_name(client)] = time.monotonic() + REPLICA_RECHECK_S
+    log.warning("Redis Cluster node %s has no replica: writes go on unreplicated",
+                _node_name(client))  # fmt: skip
+    return True
+
 
 def _pick(values: Sequence[Any], positions: list[int]) -> Sequence[Any]:
     return values if len(positions) == len(values) else [values[p] for p in positions]
@@ -357,11 +389,15 @@ def _ids(values: Sequence[Any], positions: list[int]) -> str:
     return ",".join(map(str, _pick(values, positions)))
 
 
-def _per_node(source: str, calls: Sequence[Call]) -> list[list[tuple[list[int], Any]]]:
+def _per_node(
+    source: str, calls: Sequence[Call], *, writes: bool = True
+) -> list[list[tuple[list[int], Any]]]:
     """Run a script for each call's users, each node (``config.redis.by_node``: one on a
-    single Redis) getting its part of every call in one pipelined round trip. Returns per
-    call its (positions, answer) pairs, one per node."""
+    single Redis) getting its part of every call in one pipelined round trip, which on a
+    cluster ends with ``WAIT 1`` where the script ``writes``. Returns per call its
+    (positions, answer) pairs, one per node."""
     script = _script(source)
+    replicate = writes and cluster_mode()
     results: list[list[tuple[list[int], Any]]] = [[] for _ in calls]
     pending = [(c, list(range(len(users)))) for c, (users, _) in enumerate(calls) if users]
     deadline = time.monotonic() + CLUSTER_RETRY_S
@@ -376,8 +412,13 @@ def _per_node(source: str, calls: Sequence[Call]) -> list[list[tuple[list[int], 
             pipe = client.pipeline(transaction=False)
             for c, part in parts:
                 script(keys=[], args=calls[c][1](part), client=pipe)
+            wait = replicate and _unreplicated.get(_node_name(client), 0.0) < time.monotonic()
+            if wait:
+                pipe.execute_command("WAIT", 1, REPLICA_WAIT_MS)
             try:
                 answers = pipe.execute()
+                if wait and not _replicated(client, int(answers.pop())):
+                    raise RedisTimeoutError("WAIT 1: the replica did not acknowledge in time")
             except RedisError as exc:
                 if not _moving(exc) or time.monotonic() > deadline:
                     raise
@@ -454,7 +495,7 @@ def _values(kind: str, user_ids: Sequence[int]) -> list[bytes]:
     start = f"{settings.REDIS_PREFIX}:{kind}"
     values: list[bytes] = [b""] * len(user_ids)
     calls: list[Call] = [(user_ids, lambda part: [start, _ids(user_ids, part)])]
-    for positions, answer in _per_node(_VALUES_LUA, calls)[0]:
+    for positions, answer in _per_node(_VALUES_LUA, calls, writes=False)[0]:
         for p, value in zip(positions, answer, strict=True):
             values[p] = value
     return values

@@ -10,6 +10,8 @@ from __future__ import annotations
 import smtplib
 
 from celery import shared_task
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 # services queues this task and this task calls services: a cycle that is harmless, since
 # each module reads the other's attributes only when called.
@@ -19,7 +21,9 @@ from . import services
 @shared_task(
     ignore_result=True,
     acks_late=True,  # a worker killed mid-send leaves the message to be delivered again
-    autoretry_for=(smtplib.SMTPException, OSError),
+    # An SMTP server that fails, or a Redis that cannot be reached for the debounce window
+    # (a Redis Cluster master being failed over: tests/cluster saw 8 mails given up so).
+    autoretry_for=(smtplib.SMTPException, OSError, RedisConnectionError, RedisTimeoutError),
     retry_backoff=10,
     max_retries=6,
 )

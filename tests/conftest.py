@@ -47,11 +47,27 @@ OWN_STACKS = ("tests/chaos/", "tests/cluster/", "tests/lessons/", "tests/loadtes
               "tests/test_make_run.py")  # fmt: skip
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    grouping = bool(getattr(config.option, "loadgroup", False))  # an xdist worker's, loadgroup
     for item in items:
         path = item.nodeid.split("::", 1)[0]
         group = "own-stacks" if path.startswith(OWN_STACKS) else path
         item.add_marker(pytest.mark.xdist_group(group))
+        if grouping and "@" not in item.nodeid:
+            _group_suffix(item, group)
+
+
+def _group_suffix(item: pytest.Item, group: str) -> None:
+    """What pytest-xdist's worker does with an ``xdist_group`` marker under ``--dist
+    loadgroup``: the group becomes the node id's suffix (``...::test@group``), which the
+    scheduler reads. xdist 3.8 sets ``item._nodeid``, which pytest 9 no longer reads (a node
+    id is ``item._id`` now), so no test had a group: every test of an own-stack file went to
+    either worker on its own (tests/cluster's layout came up on both at once, on one
+    database). Done here as xdist would; fails loudly if pytest moves it again."""
+    from _pytest.nodeid import coerce_node_id
+
+    assert hasattr(item, "_id"), "pytest no longer keeps a node id in item._id"
+    item._id = coerce_node_id(f"{item.nodeid}@{group}")
 
 
 def free_port() -> int:

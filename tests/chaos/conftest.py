@@ -38,6 +38,12 @@ class Scale:
     pg_outage_s: float  # how long PostgreSQL stays down (longer than DB_POOL_TIMEOUT, 5 s)
     settle_s: float  # how long recovery may take before what is undone is counted
     kill_writes: int  # kill -9: posts written by each liker, mixed in among the likes
+    # tests/cluster's fault scenarios: each sends likers x posts likes at cluster_rate per
+    # second, every liker followed by the same cluster_fans (each with a socket open).
+    cluster_likers: int = 4
+    cluster_posts: int = 40
+    cluster_rate: float = 30
+    cluster_fans: int = 6
 
 
 SCALES = {
@@ -45,7 +51,28 @@ SCALES = {
     "small": Scale("small", 4, 40, 80, 4, 40, 80, 4, 40, 40, 4, 30, 30, 3, 7, 120, 5),
     # `make chaos`: the issues' figures (10,000 likes and 500 posts through kill -9s; 3,000
     # likes at 150/s through pool-process kills, issue 19; 10 s outages).
-    "full": Scale("full", 20, 500, 250, 6, 500, 150, 20, 150, 100, 10, 100, 50, 10, 10, 900, 25),
+    "full": Scale(
+        "full",
+        20,
+        500,
+        250,
+        6,
+        500,
+        150,
+        20,
+        150,
+        100,
+        10,
+        100,
+        50,
+        10,
+        10,
+        900,
+        25,
+        cluster_likers=20,
+        cluster_posts=150,
+        cluster_rate=100,
+    ),
 }
 
 

@@ -10,7 +10,9 @@ stops PostgreSQL, its own PostgreSQL (a ``pgserver`` cluster under ``var/``).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -26,7 +28,7 @@ import psycopg
 import redis
 
 from config.processes import TEST_WORKER_FLAGS, Supervisor, Topology
-from tests.conftest import ROOT, free_port, wait_until
+from tests.conftest import PASSWORD, ROOT, free_port, wait_until
 
 PREFIX = "lfchaos"  # the chaos stacks' Redis key prefix (in Redis servers of their own)
 EXEMPT = "chaos-"  # chaos accounts send hundreds of likes each: exempt from the rate limit
@@ -290,6 +292,12 @@ class Load:
     threads: int = 8
     timeout: float = 60.0
     answers: list[Answer] = field(default_factory=list)
+    # Where a like's answer was cut off (the connection closed mid-body: the web process
+    # serving it was killed after it began to answer, which no load balancer can take back),
+    # send it once more, as a client may (a like is idempotent); each such cut is recorded.
+    # Off unless a scenario says so: a cut answer is then an "other/none".
+    repeat_cut: bool = False
+    cut: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -345,7 +353,7 @@ class Load:
                         status = answer.status_code
                         post_id = int(answer.json()["id"]) if status == 201 else NEW_POST
                     else:
-                        status = clients[user_id].post(f"/api/posts/{post_id}/like/").status_code
+                        status = self._like(clients[user_id], post_id)
                 except httpx.HTTPError as exc:
                     error = f"{type(exc).__name__}: {exc}"
                 seconds = time.monotonic() - began
@@ -357,9 +365,113 @@ class Load:
             for client in clients.values():
                 client.close()
 
+    def _like(self, client: httpx.Client, post_id: int) -> int:
+        try:
+            return client.post(f"/api/posts/{post_id}/like/").status_code
+        except httpx.RemoteProtocolError as exc:
+            # Only an answer begun and cut: one never begun is the load balancer's to send
+            # elsewhere (config.cluster's ``replayable``), and stays a failure here.
+            if not self.repeat_cut or "complete message body" not in str(exc):
+                raise
+            with self._lock:
+                self.cut.append(f"{type(exc).__name__}: {exc}")
+            return client.post(f"/api/posts/{post_id}/like/").status_code
+
 
 def wait_sent(load: Load, fraction: float) -> None:
     wait_until(lambda: load.sent >= fraction * len(load.pairs), timeout=600, interval=0.05)
+
+
+# --- live delivery ----------------------------------------------------------------------------
+
+
+class LiveWatch:
+    """One user's socket for a whole run, as the web client keeps one: opened with a
+    ``resume`` from the start of their event log and, whenever it drops (its web process
+    killed) or cannot open, opened again (through the load balancer: to whichever process
+    answers) with a ``resume`` after the last seq it got. Records every ``feed.item`` and
+    ``feed.remove`` it receives, in order, and any ``resume.gap``."""
+
+    def __init__(self, ws_url: str, token: str) -> None:
+        self.ws_url, self.token = ws_url, token
+        self.events: list[tuple[int, str, str]] = []  # (seq, item id, created_at)
+        self.gaps: list[dict[str, Any]] = []
+        self.reconnects = 0
+        self.resumes_asked = 0  # resumes asked by ``catch_up`` (a message lost in transit)
+        self._stop = threading.Event()
+        self._resume = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @property
+    def last(self) -> int:
+        return self.events[-1][0] if self.events else 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        from websockets.exceptions import WebSocketException
+
+        from tests.ws import ws_connect
+
+        first = True
+        while not self._stop.is_set():
+            try:
+                with ws_connect(self.ws_url, token=self.token) as ws:
+                    self.reconnects += not first
+                    first = False
+                    ws.send(json.dumps({"type": "resume", "after": self.last}))
+                    while not self._stop.is_set():
+                        if self._resume.is_set():
+                            self._resume.clear()
+                            ws.send(json.dumps({"type": "resume", "after": self.last}))
+                        try:
+                            self._take(json.loads(ws.recv(timeout=0.2)))
+                        except TimeoutError:
+                            continue
+            except (OSError, TimeoutError, WebSocketException):
+                time.sleep(0.2)
+
+    def _take(self, message: dict[str, Any]) -> None:
+        if message["type"] == "resume.gap":
+            self.gaps.append(message)
+        elif message["type"] in ("feed.item", "feed.remove"):
+            item = message.get("item") or {}
+            item_id = str(item.get("id", message.get("id", "")))
+            self.events.append((int(message["seq"]), item_id, str(item.get("created_at", ""))))
+
+    def catch_up(self, seq: int, timeout: float) -> bool:
+        """Wait until the socket got every event up to ``seq`` (the user's counter once the
+        run is quiet); where it stands still short of it (the last events' messages were lost
+        in transit: nothing newer came to show the gap), ask a ``resume``, as a client does
+        when it comes back to the page."""
+        if settle(lambda: self.last >= seq, timeout=3):
+            return True
+        self.resumes_asked += 1
+        self._resume.set()
+        return settle(lambda: self.last >= seq, timeout=timeout)
+
+    def faults(self, held: set[str]) -> tuple[int, int]:
+        """(missed, doubled): seqs skipped or out of order, and the items of ``held`` (the
+        user's feed once quiet) never received; events received twice (the same seq, or
+        the same item for the same activity)."""
+        missed = doubled = 0
+        seen: set[tuple[str, str]] = set()
+        previous = 0
+        for seq, item_id, created_at in self.events:
+            if seq <= previous:
+                doubled += 1
+                continue
+            missed += seq - previous - 1
+            previous = seq
+            doubled += (item_id, created_at) in seen
+            seen.add((item_id, created_at))
+        missed += len(held - {item_id for _, item_id, _ in self.events})
+        return missed, doubled
 
 
 # --- the audit --------------------------------------------------------------------------------
@@ -382,6 +494,8 @@ class Audit:
     extra_items: int = 0  # an item nobody owed (a duplicate under another id): must be 0
     duplicate_events: int = 0  # a live event logged twice for one item: must be 0
     count_drift: int = 0  # posts whose like_count differs from their rows: must be 0
+    socket_missed: int = 0  # live events a socket never got, or got out of seq order: must be 0
+    socket_doubled: int = 0  # live events a socket got twice: must be 0
     consistent_s: list[float | None] = field(default_factory=list)  # after each kill/recovery
     notes: str = ""
     client_errors: list[str] = field(default_factory=list)  # what "other/none" answers were
@@ -401,7 +515,8 @@ class Audit:
 
     def failures(self) -> list[str]:
         must_be_zero = ("other", "lost", "not_fanned_out", "missing_items", "extra_items",
-                        "duplicate_events", "count_drift")  # fmt: skip
+                        "duplicate_events", "count_drift", "socket_missed",
+                        "socket_doubled")  # fmt: skip
         failures = [f"{name}={getattr(self, name)}" for name in must_be_zero if getattr(self, name)]
         if None in self.consistent_s:  # a kill or outage after which the feeds never caught up
             failures.append(f"consistent_s={self.consistent_s}")
@@ -414,6 +529,7 @@ COLUMNS = [
     ("stored_anyway", "503 but stored"), ("not_fanned_out", "fan-out owed"),
     ("missing_items", "missing items"), ("extra_items", "extra items"),
     ("duplicate_events", "dup events"), ("count_drift", "count drift"),
+    ("socket_missed", "socket missed"), ("socket_doubled", "socket doubled"),
     ("consistent_s", "s to consistent"),
 ]  # fmt: skip
 
@@ -447,8 +563,6 @@ def audit_events(
     """Duplicate live events across followers' logs, and the item ids each log holds. A post
     is one item that each newer like moves up (a ``feed.item`` per move): a duplicate is the
     same item logged twice for the same activity (same ``created_at``)."""
-    import json
-
     duplicates, logged = 0, {}
     for uid in follower_ids:
         seen: set[str] = set()
@@ -491,6 +605,64 @@ class PostRow:
     fanned_out: bool
 
 
+@dataclass
+class World:
+    tokens: dict[int, str]
+    followers_of: dict[int, list[int]]
+    pairs: list[tuple[int, int]]  # (liker, post) in the order they are sent; post NEW_POST:
+    # the liker writes a post
+    fan_tokens: dict[int, str] = field(default_factory=dict)  # the followers' (api_world)
+
+
+def pg_rows(url: str) -> list[LikeRow]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT id, user_id, post_id, fanned_out_at IS NOT NULL FROM likes_like"
+        ).fetchall()
+    return [LikeRow(*row) for row in rows]
+
+
+def pg_drift(url: str) -> int:
+    with psycopg.connect(url) as conn:
+        (drifted,) = conn.execute(
+            "SELECT count(*) FROM social_post p WHERE like_count <> "
+            "(SELECT count(*) FROM likes_like l WHERE l.post_id = p.id)"
+        ).fetchone() or (0,)
+    return int(drifted)
+
+
+def api_world(url: str, likers: int, posts: int, seed: int, fans: int = 2) -> World:
+    """Likers, each followed by the same ``fans``, and an author's posts for them to like
+    (the shape of tests/chaos/test_chaos.py's ``build_world``), made through the API: the
+    scenario's database is not the one this process's ORM talks to."""
+
+    def register(name: str) -> dict[str, object]:
+        answer = httpx.post(
+            f"{url}/api/auth/register/", json={"username": name, "password": PASSWORD}
+        )
+        assert answer.status_code == 201, answer.text
+        return dict(answer.json())
+
+    fan_users = [register(f"{EXEMPT}fan{i}") for i in range(fans)]
+    users = [register(f"{EXEMPT}liker{i}") for i in range(likers)]
+    author = register(f"{EXEMPT}author")
+    followers_of: dict[int, list[int]] = {}
+    for user in users:
+        for fan in fan_users:
+            httpx.put(
+                f"{url}/api/users/{user['username']}/follow/",
+                headers={"Authorization": f"Token {fan['token']}"},
+            ).raise_for_status()
+        followers_of[int(str(user["id"]))] = [int(str(f["id"])) for f in fan_users]
+    with httpx.Client(base_url=url, headers={"Authorization": f"Token {author['token']}"}) as c:
+        post_ids = [c.post("/api/posts/", json={"body": f"{i}"}).json()["id"] for i in range(posts)]
+    tokens = {int(str(u["id"])): str(u["token"]) for u in users}
+    pairs = [(uid, p) for uid in tokens for p in post_ids]
+    random.Random(seed).shuffle(pairs)
+    fan_tokens = {int(str(f["id"])): str(f["token"]) for f in fan_users}
+    return World(tokens, followers_of, pairs, fan_tokens)
+
+
 def audit_run(
     audit: Audit,
     *,
@@ -501,6 +673,7 @@ def audit_run(
     drift: Callable[[], int],
     settle_timeout: float,
     post_rows: Callable[[], list[PostRow]] = list,
+    prefix: str = PREFIX,
 ) -> Audit:
     """Count what a run lost, doubled or left undone, once the system had time to recover:
     its likes and, where the load wrote posts (``post_rows``), its posts."""
@@ -540,7 +713,7 @@ def audit_run(
         readers = [post.author_id] if post.id in posted else []
         for reader in (*readers, *followers_of.get(post.author_id, [])):
             expected.setdefault(reader, set()).add(item)
-    with override_settings(REDIS_PREFIX=PREFIX):  # the chaos stack's key layout
+    with override_settings(REDIS_PREFIX=prefix):  # the stack's key layout
         for follower, items in expected.items():
             held = set(r.zrange(store.feed_key(follower), 0, -1))
             audit.missing_items += len(items - held)

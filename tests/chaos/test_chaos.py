@@ -21,11 +21,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import psycopg
 import pytest
 from django.conf import settings
 
@@ -33,7 +31,7 @@ from likes.counters import like_counts_recount
 from likes.models import Like
 from social.models import Follow, Post, User
 from social.tokens import token_issue
-from tests.conftest import PASSWORD, ROOT, _database_url, wait_until
+from tests.conftest import ROOT, _database_url, wait_until
 
 from .conftest import Scale
 from .harness import (
@@ -47,7 +45,11 @@ from .harness import (
     OwnPostgres,
     OwnRedis,
     PostRow,
+    World,
+    api_world,
     audit_run,
+    pg_drift,
+    pg_rows,
     running,
     scratch,
     stack_env,
@@ -60,14 +62,6 @@ SMALL_FANOUT, BIG_FANOUT = 2, 8
 
 # Full size (`make chaos`) runs for minutes; the suite's default per-test timeout is 120 s.
 pytestmark = pytest.mark.timeout(1800)
-
-
-@dataclass
-class World:
-    tokens: dict[int, str]
-    followers_of: dict[int, list[int]]
-    pairs: list[tuple[int, int]]  # (liker, post) in the order they are sent; post NEW_POST:
-    # the liker writes a post
 
 
 def build_world(likers: int, posts: int, seed: int, writes: int = 0) -> World:
@@ -275,53 +269,6 @@ def test_redis_stopped_and_restarted_loses_no_accepted_like(
 # --- PostgreSQL: a database of the scenario's own, stopped with every connection cut ---------
 
 
-def pg_rows(url: str) -> list[LikeRow]:
-    with psycopg.connect(url) as conn:
-        rows = conn.execute(
-            "SELECT id, user_id, post_id, fanned_out_at IS NOT NULL FROM likes_like"
-        ).fetchall()
-    return [LikeRow(*row) for row in rows]
-
-
-def pg_drift(url: str) -> int:
-    with psycopg.connect(url) as conn:
-        (drifted,) = conn.execute(
-            "SELECT count(*) FROM social_post p WHERE like_count <> "
-            "(SELECT count(*) FROM likes_like l WHERE l.post_id = p.id)"
-        ).fetchone() or (0,)
-    return int(drifted)
-
-
-def api_world(url: str, likers: int, posts: int, seed: int) -> World:
-    """The same shape of world as ``build_world``, made through the API (the scenario's
-    database is not the one this process's ORM talks to)."""
-
-    def register(name: str) -> dict[str, object]:
-        answer = httpx.post(
-            f"{url}/api/auth/register/", json={"username": name, "password": PASSWORD}
-        )
-        assert answer.status_code == 201, answer.text
-        return dict(answer.json())
-
-    fans = [register(f"{EXEMPT}fan{i}") for i in range(SMALL_FANOUT)]
-    users = [register(f"{EXEMPT}liker{i}") for i in range(likers)]
-    author = register(f"{EXEMPT}author")
-    followers_of: dict[int, list[int]] = {}
-    for user in users:
-        for fan in fans:
-            httpx.put(
-                f"{url}/api/users/{user['username']}/follow/",
-                headers={"Authorization": f"Token {fan['token']}"},
-            ).raise_for_status()
-        followers_of[int(str(user["id"]))] = [int(str(f["id"])) for f in fans]
-    with httpx.Client(base_url=url, headers={"Authorization": f"Token {author['token']}"}) as c:
-        post_ids = [c.post("/api/posts/", json={"body": f"{i}"}).json()["id"] for i in range(posts)]
-    tokens = {int(str(u["id"])): str(u["token"]) for u in users}
-    pairs = [(uid, p) for uid in tokens for p in post_ids]
-    random.Random(seed).shuffle(pairs)
-    return World(tokens, followers_of, pairs)
-
-
 def test_postgres_down_never_answers_2xx_for_a_like_not_stored(
     own_redis: OwnRedis, tmp_path: Path, scale: Scale, record: list[Audit]
 ) -> None:
@@ -335,7 +282,9 @@ def test_postgres_down_never_answers_2xx_for_a_like_not_stored(
             )  # fmt: skip
             stack = ChaosStack(tmp_path, env)
             with running(stack):
-                world = api_world(stack.url, scale.pg_likers, scale.pg_posts, seed=3)
+                world = api_world(
+                    stack.url, scale.pg_likers, scale.pg_posts, seed=3, fans=SMALL_FANOUT
+                )
                 load = Load(stack.url, world.tokens, world.pairs, rate=scale.pg_rate)
                 load.start()
                 wait_sent(load, 0.3)

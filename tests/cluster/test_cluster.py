@@ -6,25 +6,17 @@ a broker of its own, two worker groups, beat) started as ``make cluster`` starts
 from __future__ import annotations
 
 import collections
-import json
 import os
-import signal
-import subprocess
-import sys
-import time
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-import psycopg
 import pytest
 import redis
 from redis.cluster import ClusterNode, RedisCluster
 
-from tests.conftest import ROOT, _database_url, wait_until
+from tests.conftest import wait_until
 from tests.ws import receive_until, ws_connect
 
 pytestmark = pytest.mark.stack
@@ -32,53 +24,6 @@ pytestmark = pytest.mark.stack
 # Every node of the issue's layout, by role.
 ROLES = {"lb": 1, "web": 2, "redis-master": 3, "redis-replica": 3, "layer": 2, "broker": 1,
          "worker": 6, "beat": 1, "postgres": 1}  # fmt: skip
-UP_WITHIN_S = 90  # make cluster on a fresh database: healthy after 48 s here (2 busy cores)
-
-
-def _recreate(url: str) -> None:
-    name = urlsplit(url).path.lstrip("/")
-    with psycopg.connect(_database_url("postgres"), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """``make cluster`` on a database of its own, its files under a temporary folder;
-    yields ``var/run/cluster.json``, and stops it all (SIGTERM, as Ctrl-C) after."""
-    var = tmp_path_factory.mktemp("cluster-var")
-    base = urlsplit(os.environ["DATABASE_URL"]).path.lstrip("/")
-    database = _database_url(f"{base}_layout")
-    _recreate(database)
-    print(f"make cluster's output: {var / 'make-cluster.out'}")
-    env = {
-        **os.environ, "DATABASE_URL": database, "LIKEFEED_VAR": str(var),
-        "REDIS_PREFIX": f"lfc{uuid.uuid4().hex[:6]}", "WS_HEARTBEAT_S": "1",
-        "LIKEFEED_NODE_SUFFIX": f"-c{uuid.uuid4().hex[:6]}",
-        "LIKEFEED_WORKER_FLAGS": "--without-heartbeat --without-gossip --without-mingle",
-    }  # fmt: skip
-    for name in ("FEED_REDIS_CLUSTER_URLS", "CHANNEL_LAYER_URLS", "CELERY_BROKER_URL"):
-        env.pop(name, None)
-    output = open(var / "make-cluster.out", "wb")  # noqa: SIM115 - lives with the process
-    proc = subprocess.Popen([sys.executable, "-m", "config.cluster"], cwd=ROOT, env=env,
-                            stdout=output, stderr=subprocess.STDOUT)  # fmt: skip
-    layout_file = Path(var) / "run" / "cluster.json"
-    try:
-        deadline = time.monotonic() + UP_WITHIN_S
-        while not layout_file.exists():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                out = (var / "make-cluster.out").read_text(errors="replace")[-4000:]
-                pytest.fail(f"make cluster did not come up within {UP_WITHIN_S} s:\n{out}")
-            time.sleep(0.2)
-        yield {**json.loads(layout_file.read_text()), "prefix": env["REDIS_PREFIX"]}
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-        output.close()
 
 
 def _by_role(layout: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:

@@ -6,7 +6,10 @@ the live tests next to this one send through a real SMTP server.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from django.test import override_settings
 from django.utils import timezone
 
 from likes.models import Like
@@ -106,3 +109,36 @@ def test_preferences_default_to_on_and_keep_what_is_changed(post):
     assert (prefs.email, prefs.like_emails) == ("new@example.com", False)
     author.refresh_from_db()
     assert author.email == "new@example.com"
+
+
+def test_the_mail_task_is_retried_when_redis_cannot_be_reached(post, mailoutbox):
+    """Its first step (closing the debounce window) is a Redis call: while a Redis Cluster
+    master is being failed over (tests/cluster/test_faults.py) that call fails, and a task
+    that gave up then would never send its mail (the window's key stays until it expires,
+    so no later like queues another). A Redis that refuses the connection (a free port
+    nobody listens on) must make the task retry, as an SMTP failure does. Run eagerly
+    (``apply``), Celery runs each retry at once: the task starts ``max_retries`` more times
+    (counted by ``task_prerun``), where a task that gave up starts once."""
+    from celery.signals import task_prerun
+
+    from config.redis import get_redis
+    from notifications.tasks import send_like_mail
+    from tests.conftest import free_port
+
+    like(post, user("bob"))
+    starts: list[str] = []
+
+    def count(sender: Any = None, **_: object) -> None:
+        if getattr(sender, "name", None) == send_like_mail.name:
+            starts.append("start")
+
+    task_prerun.connect(count, weak=False)
+    get_redis.cache_clear()
+    try:
+        with override_settings(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0"):
+            send_like_mail.apply(args=(post.pk,))
+    finally:
+        get_redis.cache_clear()
+        task_prerun.disconnect(count)
+    assert len(starts) == 1 + send_like_mail.max_retries
+    assert mailoutbox == []  # the window was never closed: nothing sent
