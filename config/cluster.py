@@ -47,7 +47,7 @@ from types import FrameType
 from typing import Any
 
 from .processes import CONF, WORKERS, StackFailed, Supervisor, Topology, commands
-from .run import LogFollower, banner, prepare, production_shaped
+from .run import LogFollower, banner, prepare, production_shaped, serve
 from .services import ROOT, VAR, embedded_services
 
 CLUSTER_DIR = VAR / "cluster"
@@ -387,14 +387,9 @@ def main() -> int:
             follower.settle()
             print(banner(url=layout.url, logdir=logdir, logins=logins), flush=True)
             print(f"Layout (roles, pids): {CLUSTER_FILE}", flush=True)
-            while not stopping:
-                follower.print_new()
-                if supervisor.proc is None or supervisor.proc.poll() is not None:
-                    print("likefeed: supervisord exited; stopping.", file=sys.stderr)
-                    return 1
-                time.sleep(0.3)
-            print("likefeed: stopping…", file=sys.stderr)
-            return 0
+            # Only supervisord itself: a Redis node killed on purpose (the fault scenarios)
+            # stays down without stopping the layout.
+            return serve(follower, stopping=lambda: stopping, problem=lambda: _exited(supervisor))
         except StackFailed as failed:
             follower.print_new()
             print(f"likefeed: {failed}", file=sys.stderr)
@@ -402,6 +397,12 @@ def main() -> int:
         finally:
             supervisor.stop()
             follower.print_new()
+
+
+def _exited(supervisor: Supervisor) -> str | None:
+    if supervisor.proc is None or supervisor.proc.poll() is not None:
+        return "supervisord exited"
+    return None
 
 
 if __name__ == "__main__":

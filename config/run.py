@@ -29,6 +29,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
@@ -185,6 +186,22 @@ def prepare() -> tuple[int, list[str]]:
     return 0, logins
 
 
+def serve(
+    follower: LogFollower, *, stopping: Callable[[], bool], problem: Callable[[], str | None]
+) -> int:
+    """Print the programs' new log lines until asked to stop (0) or until ``problem()``
+    names one (1): ``make run`` and ``make cluster`` once their stack is up."""
+    while not stopping():
+        follower.print_new()
+        found = problem()
+        if found:
+            print(f"likefeed: {found}; stopping.", file=sys.stderr)
+            return 1
+        time.sleep(0.3)
+    print("likefeed: stopping…", file=sys.stderr)
+    return 0
+
+
 def main() -> int:
     host, port = os.environ.get("HOST", "127.0.0.1"), os.environ.get("PORT", "8000")
     stopping = False
@@ -222,15 +239,7 @@ def main() -> int:
             record_stack(url)
             follower.settle()
             print(banner(url=url, logdir=logdir, logins=logins), flush=True)
-            while not stopping:
-                follower.print_new()
-                problem = supervisor.problem()
-                if problem:
-                    print(f"likefeed: {problem}; stopping.", file=sys.stderr)
-                    return 1
-                time.sleep(0.3)
-            print("likefeed: stopping…", file=sys.stderr)
-            return 0
+            return serve(follower, stopping=lambda: stopping, problem=supervisor.problem)
         except StackFailed as failed:
             follower.print_new()
             print(f"likefeed: {failed}", file=sys.stderr)
