@@ -66,9 +66,21 @@ system-packages:
 # worker, and the tests that start stacks of their own one after another (tests/conftest.py:
 # OWN_STACKS, as xdist groups). Three, on two cores: the suite mostly waits on processes
 # (README, "Tests": 548 s against 663 s with two). XDIST= runs one process.
+# LAYOUT=cluster: the API tests (API_TESTS, or TESTS=...) against make cluster's layout as the
+# live stack, in one process (tests/environment.py; README, "Tests").
+LAYOUT ?= single
+API_TESTS = tests/social/test_auth_api.py tests/social/test_lists_api.py \
+	tests/social/test_social_api.py tests/social/test_tokens.py tests/likes/test_like_api.py \
+	tests/likes/test_like_edges.py tests/notifications/test_api_live.py tests/feed/test_live.py \
+	tests/test_schema_conformance.py tests/feed/test_fanout.py tests/feed/test_returning_reader.py \
+	tests/notifications/test_mail_live.py tests/test_state_machine.py tests/test_hostile_sockets.py
+ifeq ($(LAYOUT),cluster)
+XDIST ?=
+TESTS ?= $(API_TESTS)
+endif
 XDIST ?= -n 3 --dist loadgroup
 test: $(STAMP) $(BENCH) $(LESSONS) system-packages
-	$(PY) -m config.services $(PY) -m pytest $(XDIST) $(PYTEST_ARGS)
+	LIKEFEED_TEST_LAYOUT=$(LAYOUT) $(PY) -m config.services $(PY) -m pytest $(XDIST) $(TESTS) $(PYTEST_ARGS)
 
 # Crashes and outages at full size (10,000 likes through kill -9s; Redis and PostgreSQL down
 # 10 s): prints the table of what was lost (tests/chaos/). `make test` runs them small.

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import configparser
 import contextlib
+import dataclasses
 import json
 import os
 import random
@@ -41,6 +42,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -56,6 +58,8 @@ CLUSTER_FILE = VAR / "run" / "cluster.json"
 NODE_TIMEOUT_MS = 2000
 GROUP_2 = "-2"  # the second web process and worker group: "<program>-2"
 APP_PROGRAMS = ("web", *WORKERS, "beat")
+# The layout's ports as JSON (``Layout.to_json``), where something chose them beforehand.
+LAYOUT_VARIABLE = "LIKEFEED_CLUSTER_LAYOUT"
 
 
 def free_port() -> int:
@@ -95,6 +99,16 @@ class Layout:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.lb}"
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self))
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str]) -> Layout:
+        """The ports given in ``LAYOUT_VARIABLE`` (JSON of ``to_json``: the test suite picks
+        them before its settings load, tests/environment.py), else free ones."""
+        given = environ.get(LAYOUT_VARIABLE)
+        return cls(**json.loads(given)) if given else cls()
 
     def environment(self) -> dict[str, str]:
         """What every process of the layout is given (the store's, the layer's and the
@@ -206,7 +220,7 @@ def _section(name: str, argv: list[str], options: str = _OPTIONS) -> str:
     return f"[program:{name}]\ncommand={command}\n{options}\n"
 
 
-def supervisord_conf(layout: Layout, topology: Topology, haproxy: str) -> str:
+def supervisord_conf(layout: Layout, topology: Topology, haproxy: str, directory: Path) -> str:
     """supervisord.conf included as it is, plus the layout's programs: the second web and
     worker group (the declared commands with their variables filled in, each with its
     declared options), the Redis servers and the load balancer."""
@@ -223,7 +237,7 @@ def supervisord_conf(layout: Layout, topology: Topology, haproxy: str) -> str:
         parts.append(_section(f"{name}{GROUP_2}", second[name], options))
     server, _ = redis_binaries()
     for name, (role, port) in layout.redis_programs().items():
-        data = CLUSTER_DIR / "redis" / str(port)
+        data = directory / "redis" / str(port)
         argv = [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
                 "no", "--dir", str(data), "--protected-mode", "no"]  # fmt: skip
         options = _OPTIONS
@@ -237,19 +251,50 @@ def supervisord_conf(layout: Layout, topology: Topology, haproxy: str) -> str:
             # without persistence). Started later, it rejoins as its successor's replica.
             options = _OPTIONS.replace("autorestart=true", "autorestart=false")
         parts.append(_section(name, argv, options))
-    cfg = CLUSTER_DIR / "haproxy.cfg"
+    cfg = directory / "haproxy.cfg"
     parts.append(_section("lb", [haproxy, "-db", "-f", str(cfg)]))
     # Every program runs in the project's folder (%(here)s would be this file's).
     return "\n".join(parts).replace("%(here)s", str(ROOT))
 
 
+def cluster_topology(
+    layout: Layout, directory: Path, *, ws_ping_s: str, node_suffix: str, worker_flags: str
+) -> Topology:
+    """The variables of the layout's supervisord: its files (the generated configuration,
+    logs) under ``directory``, health checked through the load balancer."""
+    return Topology(
+        logdir=directory / "log", port=layout.webs[0], conf=directory / "supervisord.conf",
+        health_url=layout.url, ws_ping_s=ws_ping_s, node_suffix=node_suffix,
+        worker_flags=worker_flags,
+    )  # fmt: skip
+
+
 def write_files(layout: Layout, topology: Topology) -> None:
+    """HAProxy's and supervisord's configurations and the Redis servers' (empty) folders,
+    beside ``topology.conf``."""
+    directory = topology.conf.parent
     haproxy = haproxy_binary()
-    shutil.rmtree(CLUSTER_DIR / "redis", ignore_errors=True)  # a fresh cluster every start
+    shutil.rmtree(directory / "redis", ignore_errors=True)  # a fresh cluster every start
     for _, port in layout.redis_programs().values():
-        (CLUSTER_DIR / "redis" / str(port)).mkdir(parents=True, exist_ok=True)
-    (CLUSTER_DIR / "haproxy.cfg").write_text(haproxy_config(layout))
-    topology.conf.write_text(supervisord_conf(layout, topology, haproxy))
+        (directory / "redis" / str(port)).mkdir(parents=True, exist_ok=True)
+    (directory / "haproxy.cfg").write_text(haproxy_config(layout))
+    topology.conf.write_text(supervisord_conf(layout, topology, haproxy, directory))
+
+
+def start_servers(layout: Layout, supervisor: Supervisor) -> None:
+    """supervisord with the Redis servers (cluster nodes, layer hosts, broker), the nodes
+    joined into a cluster: what the application programs need before they start."""
+    supervisor.start(layout.redis_programs())
+    create_cluster(layout)
+
+
+def start_application(supervisor: Supervisor, tick: Callable[[], None] | None = None) -> None:
+    """Both web processes, both worker groups, beat and the load balancer, until
+    ``/api/health/`` answers through the load balancer and counts every worker."""
+    app = [*APP_PROGRAMS, *(f"{name}{GROUP_2}" for name in ("web", *WORKERS)), "lb"]
+    for name in app:
+        supervisor.rpc.startProcess(name, False)
+    supervisor.wait_healthy(workers=2 * len(WORKERS), timeout=120, tick=tick)
 
 
 def _answers(port: int) -> bool:
@@ -353,15 +398,14 @@ def main() -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
 
-    layout = Layout()
+    layout = Layout.from_environment(os.environ)
     CLUSTER_DIR.mkdir(parents=True, exist_ok=True)
-    logdir = CLUSTER_DIR / "log"
-    topology = Topology(
-        logdir=logdir, port=layout.webs[0], conf=CLUSTER_DIR / "supervisord.conf",
-        health_url=layout.url, ws_ping_s=os.environ.get("WS_HEARTBEAT_S", "25"),
+    topology = cluster_topology(
+        layout, CLUSTER_DIR, ws_ping_s=os.environ.get("WS_HEARTBEAT_S", "25"),
         node_suffix=os.environ.get("LIKEFEED_NODE_SUFFIX", ""),
         worker_flags=os.environ.get("LIKEFEED_WORKER_FLAGS", ""),
     )  # fmt: skip
+    logdir = topology.logdir
     write_files(layout, topology)
     os.environ.update(layout.environment())
     os.environ.setdefault("SITE_URL", layout.url)
@@ -371,17 +415,13 @@ def main() -> int:
         supervisor = Supervisor(topology)
         try:
             started = time.monotonic()
-            supervisor.start(layout.redis_programs())
-            create_cluster(layout)
+            start_servers(layout, supervisor)
             _took("the Redis servers and the cluster", started)
             code, logins = prepare()
             if code:
                 return code
             _took("migrate, seed and collectstatic", started)
-            app = [*APP_PROGRAMS, *(f"{name}{GROUP_2}" for name in ("web", *WORKERS)), "lb"]
-            for name in app:
-                supervisor.rpc.startProcess(name, False)
-            supervisor.wait_healthy(workers=2 * len(WORKERS), timeout=120, tick=follower.tick)
+            start_application(supervisor, tick=follower.tick)
             _took("the whole layout healthy", started)
             record(layout, supervisor)
             follower.settle()

@@ -23,10 +23,13 @@ import httpx
 import pytest
 
 from config.processes import TEST_WORKER_FLAGS, WORKERS, Supervisor, Topology
+from tests.environment import cluster_mode
 from tests.smtp import SmtpSink
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "pw-Likefeed-123"
+# The live stack is make cluster's layout (LIKEFEED_TEST_LAYOUT=cluster: tests/environment.py).
+CLUSTER = cluster_mode(os.environ)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -47,7 +50,13 @@ OWN_STACKS = ("tests/chaos/", "tests/cluster/", "tests/lessons/", "tests/loadtes
               "tests/test_make_run.py")  # fmt: skip
 
 
+# Tests left out on the cluster layout (``single_node`` marker): node id -> the reason.
+_left_out: dict[str, str] = {}
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if CLUSTER:
+        items[:] = _without_single_node(config, items)
     grouping = bool(getattr(config.option, "loadgroup", False))  # an xdist worker's, loadgroup
     for item in items:
         path = item.nodeid.split("::", 1)[0]
@@ -55,6 +64,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         item.add_marker(pytest.mark.xdist_group(group))
         if grouping and "@" not in item.nodeid:
             _group_suffix(item, group)
+
+
+def _without_single_node(config: pytest.Config, items: list[pytest.Item]) -> list[pytest.Item]:
+    """On the cluster layout, deselect the tests marked ``single_node(reason)``: they depend
+    on the single-node stack by construction (README, "Tests"); the summary names them."""
+    kept, left_out = [], []
+    for item in items:
+        marker = item.get_closest_marker("single_node")
+        if marker is None:
+            kept.append(item)
+            continue
+        if not marker.args or not str(marker.args[0]).strip():
+            raise pytest.UsageError(f"{item.nodeid}: single_node needs its reason")
+        _left_out[item.nodeid] = str(marker.args[0])
+        left_out.append(item)
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+    return kept
 
 
 def _group_suffix(item: pytest.Item, group: str) -> None:
@@ -100,9 +127,9 @@ def _database_url(name: str) -> str:
 class Stack:
     """A stack of real processes (``supervisord.conf``, under supervisord) for the tests."""
 
-    def __init__(self, supervisor: Supervisor) -> None:
+    def __init__(self, supervisor: Supervisor, url: str | None = None) -> None:
         self.supervisor = supervisor
-        self.url = supervisor.topology.url
+        self.url = url or supervisor.topology.url  # the cluster's: its load balancer
         self.logdir = supervisor.topology.logdir
 
     @property
@@ -134,13 +161,11 @@ def start_stack(database_name: str, tmp: Path, extra_env: dict[str, str] | None 
     variables: a free port, node names of their own, WebSocket pings every second, and
     workers that skip heartbeats, gossip and mingle."""
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": _database_url(database_name), **(extra_env or {})}
     topology = Topology(
         logdir=tmp, port=port, ws_ping_s="1", node_suffix=f"-{port}",
         worker_flags=TEST_WORKER_FLAGS,
     )  # fmt: skip
-    # Mails link to where this stack serves, as make run's do (config/run.py).
-    env["SITE_URL"] = (extra_env or {}).get("SITE_URL", topology.url)
+    env = _stack_env(database_name, topology.url, extra_env)
     output = open(tmp / "supervisord.out", "wb")  # noqa: SIM115 - lives with supervisord
     supervisor = Supervisor(topology, env, output=output)
     try:
@@ -150,6 +175,46 @@ def start_stack(database_name: str, tmp: Path, extra_env: dict[str, str] | None 
         supervisor.stop()
         raise
     return Stack(supervisor)
+
+
+def start_cluster_stack(
+    database_name: str, tmp: Path, extra_env: dict[str, str] | None = None
+) -> Stack:
+    """``make cluster``'s layout (config.cluster: load balancer, two web processes, Redis
+    Cluster, two channel-layer hosts, broker, two worker groups, beat) on the test database,
+    on the ports tests/environment.py picked, with the variables ``start_stack`` gives; not
+    migrated (pytest-django did) nor seeded (no demo users in the tests' database)."""
+    from config.cluster import (
+        Layout,
+        cluster_topology,
+        start_application,
+        start_servers,
+        write_files,
+    )  # fmt: skip
+
+    layout = Layout.from_environment(os.environ)
+    topology = cluster_topology(
+        layout, tmp, ws_ping_s="1", node_suffix=f"-{layout.lb}", worker_flags=TEST_WORKER_FLAGS
+    )
+    write_files(layout, topology)
+    env = _stack_env(database_name, layout.url, extra_env)
+    output = open(tmp / "supervisord.out", "wb")  # noqa: SIM115 - lives with supervisord
+    supervisor = Supervisor(topology, env, output=output)
+    try:
+        start_servers(layout, supervisor)
+        start_application(supervisor)
+    except BaseException:
+        supervisor.stop()
+        raise
+    return Stack(supervisor, url=layout.url)
+
+
+def _stack_env(database_name: str, url: str, extra_env: dict[str, str] | None) -> dict[str, str]:
+    """The stack's environment: the suite's, on the test database, with ``extra_env``; mails
+    link to where the stack serves (``url``), as make run's do (config/run.py)."""
+    env = {**os.environ, "DATABASE_URL": _database_url(database_name), **(extra_env or {})}
+    env["SITE_URL"] = (extra_env or {}).get("SITE_URL", url)
+    return env
 
 
 def purge_queues() -> None:
@@ -245,10 +310,12 @@ def live_stack(
 ) -> Iterator[Stack]:
     from django.conf import settings
 
-    with django_db_blocker.unblock():
-        purge_queues()  # our own broker DB: drop tasks a previous run left behind
-    forget_redis_keys()
-    stack = start_stack(
+    if not CLUSTER:  # the cluster's servers start empty with the layout
+        with django_db_blocker.unblock():
+            purge_queues()  # our own broker DB: drop tasks a previous run left behind
+        forget_redis_keys()
+    start = start_cluster_stack if CLUSTER else start_stack
+    stack = start(
         settings.DATABASES["default"]["NAME"],
         tmp_path_factory.mktemp("stack"),
         # The mail worker sends through a real SMTP server; held mails must not time out.
@@ -256,6 +323,14 @@ def live_stack(
     )
     yield stack
     stack.stop()
+
+
+@pytest.fixture(scope="session", autouse=CLUSTER)
+def cluster_layout_first(request: pytest.FixtureRequest) -> None:
+    """On the cluster layout, the layout starts before the first test: the test process's own
+    settings use its Redis servers and broker (tests/environment.py), which a test without
+    the live stack reaches too (a like through the ASGI app in process queues its fan-out)."""
+    request.getfixturevalue("live_stack")
 
 
 @pytest.fixture
@@ -335,6 +410,10 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _left_out:
+        terminalreporter.write_sep("=", f"left out on the cluster layout: {len(_left_out)}")
+        for nodeid, reason in _left_out.items():
+            terminalreporter.write_line(f"{nodeid}: {reason}")
     if _chaos_audits:
         from tests.chaos.harness import Audit, table
 

@@ -10,6 +10,14 @@ of its own: pytest-django gives it a test database of its own (``test_<name>_gw<
 here it gets a Redis DB number of its own (the given one plus ``n``: its Celery broker, so
 one worker's stack never takes the other's tasks) and a key prefix of its own (the channel
 layer's pub/sub ignores DB numbers).
+
+``LIKEFEED_TEST_LAYOUT=cluster`` (``make test LAYOUT=cluster``; README, "Tests") runs the
+suite against ``make cluster``'s layout instead of the single-node stack: its ports are
+picked here and its services' URLs (the Redis Cluster's, the two channel-layer hosts', the
+broker's as ``REDIS_URL`` and ``CELERY_BROKER_URL``) put in the environment, so the test
+process's own settings use the same servers as the layout's processes; the ports go to
+``config.cluster`` in ``LIKEFEED_CLUSTER_LAYOUT``, and ``live_stack`` starts the layout on
+them (tests/conftest.py).
 """
 
 import os
@@ -32,6 +40,8 @@ TEST_ENV = {
 }
 
 REDIS_DATABASES = 16  # Redis' default `databases`
+LAYOUT = "LIKEFEED_TEST_LAYOUT"
+LAYOUTS = ("single", "cluster")
 
 
 def redis_url_for_worker(url: str, worker: int) -> str:
@@ -61,8 +71,33 @@ def isolate_worker(environ: "os._Environ[str] | dict[str, str]", worker_id: str)
             raise ValueError(f"{name}={url!r}: run this broker's suite in one worker (-n 0)")
 
 
+def cluster_mode(environ: "os._Environ[str] | dict[str, str]") -> bool:
+    """Whether the suite runs against ``make cluster``'s layout (``LAYOUT``)."""
+    layout = environ.get(LAYOUT) or "single"
+    if layout not in LAYOUTS:
+        raise ValueError(f"{LAYOUT}={layout!r}: one of {', '.join(LAYOUTS)}")
+    return layout == "cluster"
+
+
+def choose_cluster_layout(environ: "os._Environ[str] | dict[str, str]") -> None:
+    """Pick the cluster layout's ports; its services' URLs and the ports into ``environ``."""
+    # The config package loads its Celery app, which makes the local settings the default
+    # where DJANGO_SETTINGS_MODULE is unset; pytest-django must still read pyproject.toml's.
+    settings_module = environ.get("DJANGO_SETTINGS_MODULE")
+    from config.cluster import LAYOUT_VARIABLE, Layout
+
+    if settings_module is None:
+        environ.pop("DJANGO_SETTINGS_MODULE", None)
+    layout = Layout()
+    environ.update(layout.environment())
+    environ[LAYOUT_VARIABLE] = layout.to_json()
+
+
 for name, value in TEST_ENV.items():
     os.environ.setdefault(name, value)
 
 if os.environ.get("PYTEST_XDIST_WORKER"):
     isolate_worker(os.environ, os.environ["PYTEST_XDIST_WORKER"])
+
+if cluster_mode(os.environ):
+    choose_cluster_layout(os.environ)

@@ -271,6 +271,10 @@ def test_fuzzed_socket_messages_never_kill_the_socket(ws_url, make_user):
         one()
 
 
+@pytest.mark.single_node(
+    "the socket cap is per web process (WS_MAX_SOCKETS_PER_USER, README 'Configuration'); "
+    "through the load balancer a user's sockets spread over two, so the cap+1st is accepted"
+)
 def test_a_user_over_the_socket_cap_is_told_and_closed_and_others_are_not(ws_url, make_user):
     """The live stack runs one web process: the cap is the user's whole allowance there."""
     from feed.consumers import CLOSE_TOO_MANY

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import psycopg
 import pytest
 
+from config.cluster import LAYOUT_VARIABLE
 from tests.chaos.conftest import record, scale
 from tests.chaos.harness import EXEMPT
 from tests.conftest import ROOT, _database_url
@@ -57,7 +58,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
         "FANOUT_SWEEP_EVERY_S": "2", "FEED_MAX_ITEMS": "100000",
         "FEED_EVENT_LOG_LENGTH": "100000",
     }  # fmt: skip
-    for name in ("FEED_REDIS_CLUSTER_URLS", "CHANNEL_LAYER_URLS", "CELERY_BROKER_URL"):
+    # Its own ports and servers, also when the suite's live stack is a layout (LAYOUT_VARIABLE).
+    for name in ("FEED_REDIS_CLUSTER_URLS", "CHANNEL_LAYER_URLS", "CELERY_BROKER_URL",
+                 LAYOUT_VARIABLE):  # fmt: skip
         env.pop(name, None)
     output = open(var / "make-cluster.out", "wb")  # noqa: SIM115 - lives with the process
     proc = subprocess.Popen([sys.executable, "-m", "config.cluster"], cwd=ROOT, env=env,
