@@ -4,6 +4,10 @@ import os
 
 from celery import Celery, signals
 
+# Whether the settings module is a caller's choice or the default set here: importing the
+# config package sets it, so ``python -m config.services`` hands a command only the
+# caller's (a default passed on would override pytest's own, config.settings.test).
+SETTINGS_FROM_ENVIRONMENT = "DJANGO_SETTINGS_MODULE" in os.environ
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
 app = Celery("likefeed")

@@ -118,8 +118,13 @@ def embedded_services() -> Iterator[None]:
 
 def run_wrapped(argv: list[str]) -> int:
     """Run a command with the services provided; SIGINT/SIGTERM reach it and then stop them."""
+    from config.celery import SETTINGS_FROM_ENVIRONMENT
+
     with embedded_services():
-        child = subprocess.Popen(argv)
+        # The command gets this environment, less a settings module nobody chose.
+        env = {k: v for k, v in os.environ.items()
+               if SETTINGS_FROM_ENVIRONMENT or k != "DJANGO_SETTINGS_MODULE"}  # fmt: skip
+        child = subprocess.Popen(argv, env=env)
 
         def forward(signum: int, _frame: FrameType | None) -> None:
             child.send_signal(signum)

@@ -166,3 +166,28 @@ def test_the_compose_stacks_environment_passes_the_checks():
         "config.settings.local"}, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr[-3000:]
+
+
+def test_the_suite_runs_on_its_own_settings_through_make_test():
+    """``make test`` wraps pytest in ``python -m config.services``, whose import of the config
+    package sets the local settings as a default: passed on, it overrode pyproject.toml's
+    (pytest-django reads the environment first), and the suite, its live stacks included,
+    ran on the local settings' slow password hasher. The wrapper now passes on only a
+    settings module its caller chose."""
+    from django.conf import settings
+
+    assert settings.SETTINGS_MODULE == "config.settings.test"
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    shown = subprocess.run(
+        [sys.executable, "-m", "config.services", sys.executable, "-c",
+         "import os; print(os.environ.get('DJANGO_SETTINGS_MODULE'))"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    assert shown.stdout.strip() == "None"
+    chosen = {**env, "DJANGO_SETTINGS_MODULE": "config.settings.production"}
+    shown = subprocess.run(
+        [sys.executable, "-m", "config.services", sys.executable, "-c",
+         "import os; print(os.environ.get('DJANGO_SETTINGS_MODULE'))"],
+        cwd=ROOT, env=chosen, capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    assert shown.stdout.strip() == "config.settings.production"
