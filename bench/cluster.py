@@ -9,21 +9,21 @@ cluster`` (``python -m config.cluster``, started as tests/cluster does: its file
 them in rounds (single node, cluster, single node, ...), so a neighbour's load on this
 shared machine hits both alike; within a round they run one after the other, never at once.
 
-1. HTTP, workers stopped on both (the fan-outs each like queues are purged after): the like
+1. Fan-out writer, first (every process idle): ``store.feeds_add`` (the big fan-out's
+   writer, as ``bench.redis_phase.fanout_write_rate`` runs it) writing one item into the
+   celebrity's followers' feeds (spread over the slots by their ids) on the single Redis,
+   on the Redis Cluster (one pipelined call per master per chunk, each ending with ``WAIT
+   1``), and on the cluster with the wait turned off (``store.WAIT_FOR_REPLICA``, in this
+   process only): entries/s, and per master its share and the entries per second of its
+   own CPU in the script (``INFO commandstats``).
+2. HTTP, workers stopped on both (the fan-outs each like queues are purged after): the like
    endpoint and ``GET /api/feed/`` (a reader's seeded page) in closed loop
    (``bench.httpload``) on the single node's web process, through HAProxy over the two web
    processes, and on each web process directly: req/s (median of the rounds) and p99 (all
    rounds); HAProxy's own CPU per request it forwarded.
-2. Fan-out writer: ``store.feeds_add`` (the big fan-out's writer, as
-   ``bench.redis_phase.fanout_write_rate`` runs it) writing one item into the celebrity's
-   followers' feeds (spread over the slots by their ids) on the single Redis, on the
-   Redis Cluster (one pipelined call per master per chunk, each ending with ``WAIT 1``),
-   and on the cluster with the wait turned off (``store.WAIT_FOR_REPLICA``, in this process
-   only): entries/s, and per master its share and the entries per second of its own CPU
-   in the script (``INFO commandstats``).
-3. Push, workers running: likes at a fixed rate (50/s at full size; 500 sockets, 50
-   follower sockets a like), the cluster's sockets through HAProxy: like → ``feed.item``
-   p50/p99 at the sockets and items delivered.
+3. Push, once the workers are back: likes at a fixed rate (50/s at full size; 500
+   sockets, 50 follower sockets a like), the cluster's sockets through HAProxy: like →
+   ``feed.item`` p50/p99 at the sockets and items delivered.
 
 Every key of results.json it writes starts with ``cluster_``.
 """
@@ -250,13 +250,18 @@ def run_fanout(
     script_s: dict[str, float] = {}
     with store_on(layout):
         masters = {_node(c): (c, len(p)) for c, p in by_node(followers)}
+    # Untimed, once per store: every follower's feed exists before the first timed turn (the
+    # first turn on a store would otherwise create them, the others add to them).
+    for store_layout in (None, layout):
+        with store_on(store_layout):
+            fanout_write_rate(followers)
     for r in range(rounds):
         for variant in rates:
             with store_on(None if variant == "single" else layout):
                 store.WAIT_FOR_REPLICA = variant != "nowait"
                 try:
                     # Untimed: the client's slot table, connections and scripts (a fresh
-                    # client per turn) are not the writer's rate.
+                    # client per turn) are not part of the writer's rate.
                     fanout_write_rate(followers[: settings.FANOUT_CHUNK_SIZE])
                     before = _script_seconds(masters) if variant != "single" else {}
                     rates[variant].append(fanout_write_rate(followers))
@@ -396,6 +401,13 @@ def run_cluster(
         log(f"bench: cluster at {layout.url} (its store's prefix {layout.prefix}), single "
             f"node at {stack.url}, {os.cpu_count()} cores for both")  # fmt: skip
         cluster_workers = layout.worker_programs
+        # First, while every process is idle (the workers started again after the HTTP
+        # phase take their cores for a while).
+        if "redis" not in skip:
+            log("bench: the fan-out's feed writer in turns: single Redis, cluster (WAIT 1), "
+                "cluster without WAIT")  # fmt: skip
+            figures.update(run_fanout(followers_of(graph.celebrity_id), layout, rounds=rounds,
+                                      log=log))  # fmt: skip
         if "http" not in skip:
             readers = max(20, int(READERS * min(1.0, 10 * scale)))
             product = None
@@ -421,14 +433,9 @@ def run_cluster(
                 forget_likes()
                 _resume(stack.supervisor, WORKERS)
                 _resume(layout.supervisor, cluster_workers)
-        if "redis" not in skip:
-            log("bench: the fan-out's feed writer in turns: single Redis, cluster (WAIT 1), "
-                "cluster without WAIT")  # fmt: skip
-            figures.update(run_fanout(followers_of(graph.celebrity_id), layout, rounds=rounds,
-                                      log=log))  # fmt: skip
-        if "push" not in skip:
             wait_for_workers(stack.url, len(WORKERS))
             wait_for_workers(layout.url, len(cluster_workers))
+        if "push" not in skip:
             figures.update(run_push(graph, single=stack.host_port, layout=layout, scale=scale,
                                     rounds=rounds, log=log))  # fmt: skip
     figures["cluster_bench_seconds"] = round(time.monotonic() - started, 1)
