@@ -13,9 +13,10 @@ shared machine hits both alike; within a round they run one after the other, nev
    writer, as ``bench.redis_phase.fanout_write_rate`` runs it) writing one item into the
    celebrity's followers' feeds (spread over the slots by their ids) on the single Redis,
    on the Redis Cluster (one pipelined call per master per chunk, each ending with ``WAIT
-   1``), and on the cluster with the wait turned off (``store.WAIT_FOR_REPLICA``, in this
-   process only): entries/s, and per master its share and the entries per second of its
-   own CPU in the script (``INFO commandstats``).
+   1``): entries/s, and per master its share and the entries per second of its own CPU in
+   the script (``INFO commandstats``); then on the cluster chunk by chunk, every other one
+   with the wait turned off (``store.WAIT_FOR_REPLICA``, in this process only): a chunk's
+   time with and without ``WAIT 1``, side by side.
 2. HTTP, workers stopped on both (the fan-outs each like queues are purged after): the like
    endpoint and ``GET /api/feed/`` (a reader's seeded page) in closed loop
    (``bench.httpload``) on the single node's web process, through HAProxy over the two web
@@ -236,17 +237,18 @@ def _feed_reads(authority: str, auth: list[dict[str, str]]) -> MakeRequest:
 def run_fanout(
     followers: list[int], layout: Layout, *, rounds: int, log: Callable[[str], None]
 ) -> dict[str, Any]:
-    """``store.feeds_add`` over ``followers`` on the single Redis, on the cluster with and
-    without ``WAIT 1``, in turns; per master its entries and its CPU in the script."""
+    """``store.feeds_add`` over ``followers``, in turns: on the single Redis, on the cluster
+    (``WAIT 1``, as deployed), and on the cluster with the wait on and off chunk by chunk
+    (``wait_cost``); per master its entries and its CPU in the script."""
     from django.conf import settings
 
     from config.redis import by_node
-    from feed import store
 
     from .redis_phase import fanout_write_rate
     from .state import forget_feeds
 
-    rates: dict[str, list[float]] = {"single": [], "wait": [], "nowait": []}
+    rates: dict[str, list[float]] = {"single": [], "cluster": []}
+    chunk_s: tuple[list[float], list[float]] = ([], [])  # (with WAIT, without), per chunk
     script_s: dict[str, float] = {}
     with store_on(layout):
         masters = {_node(c): (c, len(p)) for c, p in by_node(followers)}
@@ -256,50 +258,77 @@ def run_fanout(
         with store_on(store_layout):
             fanout_write_rate(followers)
     for r in range(rounds):
-        for variant in rates:
+        for variant in ("single", "cluster", "wait on/off"):
             with store_on(None if variant == "single" else layout):
-                store.WAIT_FOR_REPLICA = variant != "nowait"
-                try:
-                    # Untimed: the client's slot table, connections and scripts (a fresh
-                    # client per turn) are not part of the writer's rate.
-                    fanout_write_rate(followers[: settings.FANOUT_CHUNK_SIZE])
-                    before = _script_seconds(masters) if variant != "single" else {}
-                    rates[variant].append(fanout_write_rate(followers))
-                    if variant == "wait":
-                        for node, spent in _script_seconds(masters).items():
-                            script_s[node] = script_s.get(node, 0.0) + spent - before[node]
-                finally:
-                    store.WAIT_FOR_REPLICA = True
-            log(f"  round {r + 1}/{rounds} fan-out writer, {variant:>6}: "
+                # Untimed: the client's slot table, connections and scripts (a fresh client
+                # per turn) are not part of the writer's rate.
+                fanout_write_rate(followers[: settings.FANOUT_CHUNK_SIZE])
+                if variant == "wait on/off":
+                    waited, not_waited = wait_cost(followers, first_waits=r % 2 == 0)
+                    chunk_s[0].extend(waited)
+                    chunk_s[1].extend(not_waited)
+                    log(f"  round {r + 1}/{rounds} fan-out writer, cluster, a chunk "
+                        f"({settings.FANOUT_CHUNK_SIZE} followers) with WAIT 1 / without: "
+                        f"{statistics.median(waited) * 1000:.2f} / "
+                        f"{statistics.median(not_waited) * 1000:.2f} ms (medians)")  # fmt: skip
+                    continue
+                before = _script_seconds(masters) if variant == "cluster" else {}
+                rates[variant].append(fanout_write_rate(followers))
+                if variant == "cluster":
+                    for node, spent in _script_seconds(masters).items():
+                        script_s[node] = script_s.get(node, 0.0) + spent - before[node]
+            log(f"  round {r + 1}/{rounds} fan-out writer, {variant:>7}: "
                 f"{rates[variant][-1]:9.0f} entries/s")  # fmt: skip
-    for variant in ("single", "wait"):
-        with store_on(None if variant == "single" else layout):
+    for store_layout in (None, layout):
+        with store_on(store_layout):
             forget_feeds(followers)
-    wait = statistics.median(rates["wait"])
-    nowait = statistics.median(rates["nowait"])
-    calls_per_master = -(-len(followers) // settings.FANOUT_CHUNK_SIZE)  # one per chunk
-    elapsed_wait, elapsed_nowait = len(followers) / wait, len(followers) / nowait
+    cluster = statistics.median(rates["cluster"])
+    waited_s, not_waited_s = statistics.median(chunk_s[0]), statistics.median(chunk_s[1])
     return {
         "cluster_fanout_followers": len(followers),
         "cluster_fanout_single_entries_per_s": statistics.median(rates["single"]),
-        "cluster_fanout_entries_per_s": wait,
-        "cluster_fanout_nowait_entries_per_s": nowait,
-        "cluster_fanout_wait_vs_nowait": wait / nowait,
-        "cluster_wait_ms_per_call": (elapsed_wait - elapsed_nowait)
-        * 1000
-        / (calls_per_master * len(masters)),
+        "cluster_fanout_entries_per_s": cluster,
+        "cluster_fanout_chunk_wait_ms": waited_s * 1000,
+        "cluster_fanout_chunk_nowait_ms": not_waited_s * 1000,
+        "cluster_fanout_wait_vs_nowait": not_waited_s / waited_s,
+        # A chunk is one pipelined call per master, each ending with its WAIT.
+        "cluster_wait_ms_per_call": (waited_s - not_waited_s) * 1000 / len(masters),
         "cluster_fanout_masters": [
             {
                 "node": node,
                 "entries": entries,
-                "entries_per_s": entries / elapsed_wait,
-                "script_cpu_entries_per_s": entries * rounds / script_s[node]
-                if script_s.get(node)
-                else None,
+                "entries_per_s": entries * cluster / len(followers),
+                "script_cpu_entries_per_s": (
+                    entries * rounds / script_s[node] if script_s.get(node) else None
+                ),
             }
             for node, (_, entries) in sorted(masters.items())
         ],
     }
+
+
+def wait_cost(followers: list[int], *, first_waits: bool) -> tuple[list[float], list[float]]:
+    """Seconds per full chunk of ``store.feeds_add`` on the cluster, every other chunk with
+    ``WAIT 1`` (``store.WAIT_FOR_REPLICA``: in this process only) and the others without, so
+    both see the same machine: (with, without)."""
+    from django.conf import settings
+
+    from feed import store
+
+    chunk = settings.FANOUT_CHUNK_SIZE
+    item_id = store.post_item_id(post_id=time.time_ns())
+    times: tuple[list[float], list[float]] = ([], [])
+    try:
+        for n, i in enumerate(range(0, len(followers) - chunk + 1, chunk)):
+            waits = (n % 2 == 0) == first_waits
+            store.WAIT_FOR_REPLICA = waits
+            started = time.perf_counter()
+            store.feeds_add(item_id=item_id, score=time.time() * 1000.0,
+                            followers=followers[i : i + chunk])  # fmt: skip
+            times[0 if waits else 1].append(time.perf_counter() - started)
+    finally:
+        store.WAIT_FOR_REPLICA = True
+    return times
 
 
 def _node(client: Any) -> str:
@@ -474,7 +503,8 @@ TABLE: list[tuple[str, str]] = [
     ("cluster_haproxy_cpu_us_per_req", "HAProxy CPU per request forwarded (µs)"),
     ("cluster_fanout_single_entries_per_s", "fan-out writer, single Redis (entries/s)"),
     ("cluster_fanout_entries_per_s", "fan-out writer, Redis Cluster, WAIT 1 (entries/s)"),
-    ("cluster_fanout_nowait_entries_per_s", "fan-out writer, Redis Cluster, no WAIT (entries/s)"),
+    ("cluster_fanout_chunk_wait_ms", "a chunk on the cluster, WAIT 1 (ms, median)"),
+    ("cluster_fanout_chunk_nowait_ms", "the same, chunks in between, no WAIT (ms, median)"),
     ("cluster_fanout_wait_vs_nowait", "WAIT 1: writer's rate with / without"),
     ("cluster_wait_ms_per_call", "WAIT 1: cost per pipelined call to a master (ms)"),
     ("cluster_push_single_p50_ms", "push p50, single node (ms)"),

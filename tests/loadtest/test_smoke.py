@@ -141,7 +141,8 @@ def test_make_bench_cluster_at_toy_size_writes_the_cluster_figures_and_keeps_the
     assert results["cluster_http_errors"] == 0  # every request through HAProxy and direct 2xx
     assert results["cluster_haproxy_cpu_us_per_req"] >= 0
     for key in ("cluster_fanout_single_entries_per_s", "cluster_fanout_entries_per_s",
-                "cluster_fanout_nowait_entries_per_s", "cluster_fanout_wait_vs_nowait",
+                "cluster_fanout_chunk_wait_ms", "cluster_fanout_chunk_nowait_ms",
+                "cluster_fanout_wait_vs_nowait",
                 "cluster_lb_vs_web_like", "cluster_lb_vs_single_like"):  # fmt: skip
         assert results[key] > 0, key
     # Three masters, the followers spread over all of them, every one counted once.
