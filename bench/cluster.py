@@ -95,36 +95,49 @@ class Layout:
 def running_cluster(env: dict[str, str], log: Callable[[str], None]) -> Iterator[Layout]:
     """``python -m config.cluster`` with the bench's environment, its files under
     CLUSTER_VAR and a key prefix of its own, until its layout file says it is healthy;
-    stopped (SIGTERM, as Ctrl-C) after."""
+    stopped (SIGTERM, as Ctrl-C) after. Started once more if it exits while starting (it
+    picks free ports, which another program on this machine can take before its servers
+    bind them: seen once here, "Address already in use")."""
     prefix = f"{env.get('REDIS_PREFIX', 'lfbench')}c"
-    layout_file = CLUSTER_VAR / "run" / "cluster.json"
-    layout_file.unlink(missing_ok=True)
-    CLUSTER_VAR.mkdir(parents=True, exist_ok=True)
     cluster_env = {**env, "LIKEFEED_VAR": str(CLUSTER_VAR), "REDIS_PREFIX": prefix}
     for name in ("FEED_REDIS_CLUSTER_URLS", "CHANNEL_LAYER_URLS", "CELERY_BROKER_URL"):
         cluster_env.pop(name, None)
+    CLUSTER_VAR.mkdir(parents=True, exist_ok=True)
+    layout_file = CLUSTER_VAR / "run" / "cluster.json"
     out_path = CLUSTER_VAR / "make-cluster.out"
-    log(f"bench: make cluster (its output: {out_path})")
-    with open(out_path, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "config.cluster"], cwd=ROOT,
-                                env=cluster_env, stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
-    try:
-        deadline = time.monotonic() + UP_WITHIN_S
-        while not layout_file.exists():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                tail = out_path.read_text(errors="replace")[-3000:]
-                raise RuntimeError(f"make cluster did not come up in {UP_WITHIN_S} s:\n{tail}")
-            time.sleep(0.2)
-        layout = json.loads(layout_file.read_text())
-        topology = Topology(logdir=CLUSTER_VAR / "cluster" / "log")
-        yield Layout(layout["url"], layout["nodes"], prefix, Supervisor(topology))
-    finally:
-        proc.send_signal(signal.SIGTERM)
+    for attempt in (1, 2):
+        layout_file.unlink(missing_ok=True)
+        log(f"bench: make cluster (its output: {out_path})")
+        with open(out_path, "wb") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "config.cluster"], cwd=ROOT, env=cluster_env,
+                stdout=out, stderr=subprocess.STDOUT,
+            )  # fmt: skip
         try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+            deadline = time.monotonic() + UP_WITHIN_S
+            while not layout_file.exists() and proc.poll() is None:
+                if time.monotonic() > deadline:
+                    tail = out_path.read_text(errors="replace")[-3000:]
+                    raise RuntimeError(f"make cluster did not come up in {UP_WITHIN_S} s:\n{tail}")
+                time.sleep(0.2)
+            if not layout_file.exists():
+                tail = out_path.read_text(errors="replace")[-3000:]
+                if attempt == 2:
+                    raise RuntimeError(f"make cluster exited while starting:\n{tail}")
+                log(f"bench: make cluster exited while starting; once more. Its last lines:\n"
+                    f"{tail[-600:]}")  # fmt: skip
+                continue
+            layout = json.loads(layout_file.read_text())
+            topology = Topology(logdir=CLUSTER_VAR / "cluster" / "log")
+            yield Layout(layout["url"], layout["nodes"], prefix, Supervisor(topology))
+            return
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
 
 
 @contextlib.contextmanager
