@@ -513,6 +513,8 @@ TABLE: list[tuple[str, str]] = [
     ("cluster_http_single_feed_rps", "GET /api/feed/, single node (req/s)"),
     ("cluster_http_lb_feed_rps", "GET /api/feed/, HAProxy over 2 (req/s)"),
     ("cluster_http_web1_feed_rps", "GET /api/feed/, web process 1 directly (req/s)"),
+    ("cluster_lb_vs_web_like", "likes: HAProxy over 2 / web process 1 directly"),
+    ("cluster_lb_vs_single_like", "likes: HAProxy over 2 / the single node"),
     ("cluster_haproxy_cpu_us_per_req", "HAProxy CPU per request forwarded (µs)"),
     ("cluster_fanout_single_entries_per_s", "fan-out writer, single Redis (entries/s)"),
     ("cluster_fanout_entries_per_s", "fan-out writer, Redis Cluster, WAIT 1 (entries/s)"),
