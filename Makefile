@@ -101,9 +101,10 @@ loadtest: $(STAMP) $(BENCH)
 	$(PY) -m config.services $(PY) -m loadtest $(if $(URL),--url $(URL)) $(LOADTEST_ARGS)
 
 # The figures of DESIGN.md as ratios measured side by side in one run: prints the table and
-# writes bench/results.json. BENCH_ARGS="--scale 0.1" for a quick run.
+# writes bench/results.json. BENCH_ARGS="--scale 0.1" for a quick run. CLUSTER=1: make
+# cluster's layout beside the single node instead (bench/cluster.py: the cluster_ keys).
 bench: $(STAMP) $(BENCH)
-	$(PY) -m config.services $(PY) -m bench $(BENCH_ARGS)
+	$(PY) -m config.services $(PY) -m bench $(if $(CLUSTER),--cluster) $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -82,6 +82,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=RESULTS)
     p.add_argument("--skip", default="", help="comma-separated phases to skip: "
                    "http,redis,celebrity,push,sockets")  # fmt: skip
+    p.add_argument("--cluster", action="store_true", help="make cluster's layout beside the "
+                   "single node instead (bench.cluster: the cluster_ keys of --out)")  # fmt: skip
     return p.parse_args(argv)
 
 
@@ -132,6 +134,7 @@ def run(args: argparse.Namespace) -> int:
     import django
 
     django.setup()
+    from bench.state import followers_of, forget_feeds, forget_likes, purge_and_settle
     from loadtest.seed import GraphSpec, seed_graph
 
     users = max(sizes["idle_sockets"], sizes["push_sockets"] + 200, int(10_000 * min(1, scale)))
@@ -144,7 +147,9 @@ def run(args: argparse.Namespace) -> int:
     log(f"bench: graph of {spec.users} users, {spec.posts} posts, celebrity with "
         f"{spec.celebrity_followers} followers (seeded once, then reused)")  # fmt: skip
     graph = seed_graph(spec)
-    _forget_likes()
+    forget_likes()
+    if args.cluster:
+        return _run_cluster(args, env, graph, started)
     results: dict[str, Any] = {"scale": scale}
     logdir = ROOT / "var" / "bench-logs"
 
@@ -192,7 +197,7 @@ def run(args: argparse.Namespace) -> int:
         finally:
             restore_product(product)
             pgbench.close()
-        _purge_and_settle()
+        purge_and_settle()
         results.update(
             like_rps=http.like_rps,
             textbook_like_rps=http.textbook_like_rps,
@@ -215,9 +220,9 @@ def run(args: argparse.Namespace) -> int:
         results["redis_zadd_p32_per_s"] = redis_benchmark_zadd(
             env["REDIS_URL"], requests=max(10_000, int(1_000_000 * scale))
         )
-        followers = _followers(graph.celebrity_id)
+        followers = followers_of(graph.celebrity_id)
         results["fanout_entries_per_s"] = fanout_write_rate(followers)
-        _forget_feeds(followers)
+        forget_feeds(followers)
 
     with running_stack(env, logdir, workers=True) as stack:
         host, port = stack.host_port
@@ -243,6 +248,29 @@ def run(args: argparse.Namespace) -> int:
     args.out.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     print_table(results)
     log(f"bench: wrote {args.out} in {results['bench_seconds']:.0f} s")
+    return 0
+
+
+def _run_cluster(args: argparse.Namespace, env: dict[str, str], graph: Any, started: float) -> int:
+    """The cluster's phase set (``bench.cluster``); its ``cluster_`` keys replace the last
+    run's in ``--out``, every other key is kept."""
+    from bench.cluster import previous, run_cluster
+
+    figures = run_cluster(
+        env, graph, scale=args.scale, rounds=args.rounds,
+        duration_s=args.duration * min(1.0, args.scale * 4 + 0.2),
+        connections=args.connections, skip=set(filter(None, args.skip.split(","))), log=log,
+    )  # fmt: skip
+    kept = previous(args.out)
+    results = {**kept, **figures}
+    args.out.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    if kept:
+        print_table(results)  # the single-node figures of the last run, then the cluster's
+    else:
+        from bench.cluster import print_table as print_cluster_table
+
+        print_cluster_table(results, _fmt)
+    log(f"bench: wrote the cluster_ figures to {args.out} in {time.monotonic() - started:.0f} s")
     return 0
 
 
@@ -333,6 +361,9 @@ def print_table(r: dict[str, Any]) -> None:
         reached = "—" if value is None or test is None else ("yes" if test(value) else "**no**")
         print(f"| {label} | {_fmt(value)} | {goal} | {reached} |")
     print()
+    from bench.cluster import print_table as print_cluster_table
+
+    print_cluster_table(r, _fmt)
 
 
 def _pair(a: Any, b: Any) -> str | None:
@@ -349,55 +380,6 @@ def _fmt(value: Any) -> str:
     return f"{value:,.0f}"
 
 
-def _forget_likes() -> None:
-    """Start from no likes at all (this database is the bench's own), so every like the
-    bench sends is a new one, as in the first run."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE likes_like")
-        cursor.execute(
-            "UPDATE social_post SET like_count = 0, likes_version = likes_version + 1"
-            " WHERE like_count <> 0"
-        )
-
-
-def _purge_and_settle() -> None:
-    """Drop the fan-outs the HTTP phase queued (its workers were stopped on purpose) and
-    mark those likes done, so the next phases' workers start on an empty queue."""
-    from django.db import connection
-
-    from config.celery import app
-
-    app.control.purge()
-    with connection.cursor() as cursor:
-        cursor.execute("UPDATE likes_like SET fanned_out_at = now() WHERE fanned_out_at IS NULL")
-
-
-def _followers(user_id: int | None) -> list[int]:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT follower_id FROM social_follow WHERE followee_id = %s ORDER BY follower_id",
-            [user_id],
-        )
-        return [row[0] for row in cursor.fetchall()]
-
-
-def _forget_feeds(user_ids: list[int]) -> None:
-    """Delete these users' feeds, seqs and event logs (this bench's prefix only)."""
-    from config.redis import get_redis
-    from feed import store
-
-    r = get_redis()
-    for i in range(0, len(user_ids), 10_000):
-        keys: list[str] = []
-        for uid in user_ids[i : i + 10_000]:
-            keys += (store.feed_key(uid), store.seq_key(uid), store.events_key(uid))
-        r.unlink(*keys)
-
-
 # The share of the celebrity's followers who read their feed within FEED_ACTIVE_DAYS in the
 # second celebrity like (the others last seen long before): Mastodon's rule skips the rest.
 CELEBRITY_ACTIVE_SHARE = 0.1
@@ -407,10 +389,11 @@ def _celebrity(url: str, graph: Any) -> dict[str, Any]:
     """The celebrity's like twice: every follower active (no record: all feeds written),
     then with CELEBRITY_ACTIVE_SHARE of them seen recently and the others away (Mastodon's
     rule: only the active ones' feeds written)."""
+    from bench.state import followers_of
     from config.redis import get_redis
     from feed import store
 
-    followers = _followers(graph.celebrity_id)
+    followers = followers_of(graph.celebrity_id)
     results: dict[str, Any] = {"celebrity_followers": len(followers)}
     _activity_forget(followers)
     done_s, holding = _celebrity_like(url, graph, followers, graph.post_ids[0])
@@ -461,13 +444,14 @@ def _celebrity_like(
     import httpx
     from django.db import connection
 
+    from bench.state import forget_feeds
     from config.redis import get_redis
     from feed import store
 
     headers = {"Authorization": f"Token {graph.celebrity_token}"}
     httpx.delete(f"{url}/api/posts/{post_id}/like/", headers=headers, timeout=30)
     time.sleep(1.0)
-    _forget_feeds(followers)
+    forget_feeds(followers)
     answer = httpx.post(f"{url}/api/posts/{post_id}/like/", headers=headers, timeout=30)
     liked_at = time.monotonic()
     answer.raise_for_status()
@@ -494,7 +478,7 @@ def _celebrity_like(
         pipe.zscore(store.feed_key(uid), item)
         if i % 10_000 == 9_999 or i == len(followers) - 1:
             holding += sum(1 for s in pipe.execute() if s is not None)
-    _forget_feeds(followers)
+    forget_feeds(followers)
     return done_s, holding
 
 
@@ -505,8 +489,6 @@ def _push(
     push (``bench.textbook``) at rising rates, then likes at a constant rate (latency, and
     the web process's CPU per item), then the bare ``websockets`` server's CPU for the same
     messages."""
-    from django.db import connection
-
     from bench.push_phase import (
         KNEE_P99_MS,
         PushSession,
@@ -514,39 +496,22 @@ def _push(
         cpu_seconds,
         knee_rates,
     )
+    from bench.state import fresh_posts, likes_owed, push_audience
     from bench.textbook import TEXTBOOK_PUSH_RECHECK_S, textbook_push_key
     from config.redis import get_redis
 
     n_sockets = sizes["push_sockets"]
-    per_liker = min(50, n_sockets)
     n_likers = 100 if n_sockets >= 100 else 5
-    socket_ids, socket_tokens = graph.user_ids[:n_sockets], graph.tokens[:n_sockets]
-    likers = list(range(n_sockets, n_sockets + n_likers))
-    liker_ids = [graph.user_ids[i] for i in likers]
-    # Each liker is followed by `per_liker` of the socket holders (added once, kept).
-    with connection.cursor() as cursor:
-        rows = [
-            (socket_ids[(j * 7 + i * 13) % n_sockets], liker_ids[j])
-            for j in range(n_likers) for i in range(per_liker)
-        ]  # fmt: skip
-        cursor.executemany(
-            "INSERT INTO social_follow (follower_id, followee_id, created_at) "
-            "VALUES (%s, %s, now()) ON CONFLICT DO NOTHING",
-            rows,
-        )
-        cursor.execute(
-            "SELECT followee_id, count(*) FROM social_follow WHERE followee_id = ANY(%s) "
-            "AND follower_id = ANY(%s) GROUP BY followee_id",
-            [liker_ids, socket_ids],
-        )
-        counts = dict(cursor.fetchall())
-    followers_per_liker = {k: counts.get(liker_ids[k], 0) for k in range(n_likers)}
+    likers = range(n_sockets, n_sockets + n_likers)
+    audience = push_audience(graph, sockets=n_sockets, likers=likers)
+    per_liker = audience.per_liker
     log(f"bench: live push, {n_sockets} sockets, {sizes['push_likes_per_s']:.0f} likes/s, "
         f"{per_liker} follower sockets per like")  # fmt: skip
     session = PushSession(
-        host, port, socket_tokens=socket_tokens, liker_tokens=[graph.tokens[i] for i in likers],
-        followers_per_liker=followers_per_liker, post_ids=_fresh_posts(graph, liker_ids), log=log,
-        owed=lambda: _owed(liker_ids),
+        host, port, socket_tokens=audience.socket_tokens, liker_tokens=audience.liker_tokens,
+        followers_per_liker=audience.followers_per_liker,
+        post_ids=fresh_posts(graph, audience.liker_ids), log=log,
+        owed=lambda: likes_owed(audience.liker_ids),
     )  # fmt: skip
     rates = knee_rates(sizes["knee_start"], factor=sizes["knee_factor"], top=sizes["knee_top"])
     key = textbook_push_key()
@@ -601,32 +566,6 @@ def _push(
         }
 
     return asyncio.run(go())
-
-
-def _owed(user_ids: list[int]) -> int:
-    """How many likes by these users are not fanned out yet."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM likes_like WHERE user_id = ANY(%s) AND fanned_out_at IS NULL",
-            [user_ids],
-        )
-        row = cursor.fetchone()
-    return int(row[0]) if row else 0
-
-
-def _fresh_posts(graph: Any, liker_ids: list[int]) -> list[int]:
-    """Posts none of the likers likes yet (so every like of the push phase is new)."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT id FROM social_post p WHERE id = ANY(%s) AND NOT EXISTS "
-            "(SELECT 1 FROM likes_like l WHERE l.post_id = p.id AND l.user_id = ANY(%s))",
-            [graph.post_ids, liker_ids],
-        )
-        return [row[0] for row in cursor.fetchall()]
 
 
 def _web_worker_pid(pid: int) -> int:

@@ -360,6 +360,10 @@ Call = tuple[Sequence[int], Callable[[list[int]], list[Any]]]
 # REPLICA_RECHECK_S (a WAIT there costs REPLICA_WAIT_MS). On a single Redis nothing waits.
 REPLICA_WAIT_MS = 500
 REPLICA_RECHECK_S = 5.0
+# Whether a cluster's writes wait for the replica (above). Always on, except in ``make bench
+# CLUSTER=1``'s own process, which turns it off around the same writes to measure what the
+# wait costs (``bench.cluster``); no setting reaches it.
+WAIT_FOR_REPLICA = True
 _unreplicated: dict[str, float] = {}  # node ("host:port") -> until when its writes do not wait
 
 
@@ -397,7 +401,7 @@ def _per_node(
     cluster ends with ``WAIT 1`` where the script ``writes``. Returns per call its
     (positions, answer) pairs, one per node."""
     script = _script(source)
-    replicate = writes and cluster_mode()
+    replicate = writes and cluster_mode() and WAIT_FOR_REPLICA
     results: list[list[tuple[list[int], Any]]] = [[] for _ in calls]
     pending = [(c, list(range(len(users)))) for c, (users, _) in enumerate(calls) if users]
     deadline = time.monotonic() + CLUSTER_RETRY_S

@@ -117,3 +117,41 @@ def test_make_loadtest_at_toy_size_reports_and_passes_its_check(tmp_path, isolat
         assert (out / name).exists(), name
     check = (out / "check.txt").read_text()
     assert "FAILED" not in check and check.count(": ok") == 4, check
+
+
+@pytest.mark.timeout(600)
+def test_make_bench_cluster_at_toy_size_writes_the_cluster_figures_and_keeps_the_others(
+    tmp_path, isolated_env
+):
+    out = tmp_path / "results.json"
+    out.write_text(json.dumps({"like_rps": 1234.0, "cluster_stale": 1}))
+    run = subprocess.run(
+        [sys.executable, "-m", "bench", "--cluster", "--scale", "0.01", "--rounds", "1",
+         "--duration", "1", "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=580,
+        env=isolated_env(BENCH_DATABASE=fresh_database("bench_cluster_smoke")),
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    results = json.loads(out.read_text())
+    assert results["like_rps"] == 1234.0 and "cluster_stale" not in results  # others kept
+    for target in ("single", "lb", "web1", "web2"):
+        for endpoint in ("like", "feed"):
+            assert results[f"cluster_http_{target}_{endpoint}_rps"] > 0, (target, endpoint)
+            assert results[f"cluster_http_{target}_{endpoint}_p99_ms"] > 0, (target, endpoint)
+    assert results["cluster_http_errors"] == 0  # every request through HAProxy and direct 2xx
+    assert results["cluster_haproxy_cpu_us_per_req"] >= 0
+    for key in ("cluster_fanout_single_entries_per_s", "cluster_fanout_entries_per_s",
+                "cluster_fanout_chunk_wait_ms", "cluster_fanout_chunk_nowait_ms",
+                "cluster_fanout_wait_vs_nowait",
+                "cluster_lb_vs_web_like", "cluster_lb_vs_single_like"):  # fmt: skip
+        assert results[key] > 0, key
+    # Three masters, the followers spread over all of them, every one counted once.
+    masters = results["cluster_fanout_masters"]
+    assert len(masters) == 3 and all(m["entries"] > 0 for m in masters)
+    assert sum(m["entries"] for m in masters) == results["cluster_fanout_followers"]
+    for name in ("single", "cluster"):  # every item delivered on both stacks
+        assert results[f"cluster_push_{name}_received"] == results[f"cluster_push_{name}_expected"]
+        assert results[f"cluster_push_{name}_expected"] > 0
+        assert results[f"cluster_push_{name}_p99_ms"] > 0
+    assert "| like, HAProxy over 2 web processes (req/s) |" in run.stdout
+    assert "| WAIT 1: writer's rate with / without |" in run.stdout
