@@ -39,6 +39,7 @@ import asyncio
 import json
 from typing import Any
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -181,18 +182,26 @@ class FeedConsumer(AsyncWebsocketConsumer):
 
     # --- server to client (one short handler per event type) ----------------------------
 
-    # Channels closes stale database connections before every handler it dispatches
-    # (``aclose_old_connections``: a hop to a worker thread and back). These only
-    # relay what the fan-out published and never touch the database, and they are nearly
-    # every message a socket handles: dispatched straight, they skip that hop (the largest
-    # single cost per pushed message in a profile of ``make bench``'s push phase).
-    RELAYS = frozenset({"feed.item", "post.likes", "like.delivered", "me.like"})
-
+    # Channels' ``AsyncConsumer.dispatch`` closes stale database connections before every
+    # handler (``aclose_old_connections``: a hop to the one thread Django's async database
+    # calls share, and back). No handler here uses Django's connection in the event loop:
+    # the only query (``like_counts``, on ``subscribe``) goes through
+    # ``database_sync_to_async``, which closes stale connections itself in that thread. So
+    # every message from the channel layer is dispatched straight, and only the socket's own
+    # events (``websocket.connect``, ``.receive``, ``.disconnect``: a few per socket) keep
+    # Channels' path. A list of relays once named the types dispatched straight; a type added
+    # later (``notification``, one per like for the post's author) was missing from it and
+    # paid the hop: under ``make bench``'s push phase, that author's socket waited for the
+    # shared thread once per like, and the hops were ~4% of the web process's samples, with
+    # each hop's thread wake-up on top (README, "The like's ceiling, the push knee, a socket
+    # message's cost"). A message type without a handler still fails as Channels fails it.
     async def dispatch(self, message: dict[str, Any]) -> None:
-        if message["type"] in self.RELAYS:
-            await getattr(self, message["type"].replace(".", "_"))(message)
-        else:
-            await super().dispatch(message)
+        if not message["type"].startswith("websocket."):
+            handler = getattr(self, get_handler_name(message), None)
+            if handler is not None:
+                await handler(message)
+                return
+        await super().dispatch(message)
 
     async def live_start(self, event: dict[str, Any]) -> None:
         await self._start()
