@@ -23,6 +23,12 @@ from feed import live
 from feed.consumers import FeedConsumer
 from social.models import User
 
+# Channels' own path (the handshake's ``websocket.connect``) still runs
+# ``close_old_connections`` in the shared thread, which checks the connection an earlier test
+# left open there (a consumer's ``database_sync_to_async``): database access must be allowed
+# whatever ran before in this process.
+pytestmark = pytest.mark.django_db
+
 ARRIVES_WITHIN_S = 5.0  # a bound on a failure, not a timing: the message is already published
 
 
