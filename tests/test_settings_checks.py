@@ -178,16 +178,16 @@ def test_the_suite_runs_on_its_own_settings_through_make_test():
 
     assert settings.SETTINGS_MODULE == "config.settings.test"
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    assert _settings_module_seen_through_the_wrapper(env) == "None"
+    chosen = {**env, "DJANGO_SETTINGS_MODULE": "config.settings.production"}
+    assert _settings_module_seen_through_the_wrapper(chosen) == "config.settings.production"
+
+
+def _settings_module_seen_through_the_wrapper(env: dict[str, str]) -> str:
+    """What a command run by ``python -m config.services`` finds in DJANGO_SETTINGS_MODULE."""
     shown = subprocess.run(
         [sys.executable, "-m", "config.services", sys.executable, "-c",
          "import os; print(os.environ.get('DJANGO_SETTINGS_MODULE'))"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=True,
     )  # fmt: skip
-    assert shown.stdout.strip() == "None"
-    chosen = {**env, "DJANGO_SETTINGS_MODULE": "config.settings.production"}
-    shown = subprocess.run(
-        [sys.executable, "-m", "config.services", sys.executable, "-c",
-         "import os; print(os.environ.get('DJANGO_SETTINGS_MODULE'))"],
-        cwd=ROOT, env=chosen, capture_output=True, text=True, timeout=60, check=True,
-    )  # fmt: skip
-    assert shown.stdout.strip() == "config.settings.production"
+    return shown.stdout.strip()
