@@ -137,15 +137,15 @@ local prefix, member, score = ARGV[1], ARGV[2], ARGV[3]
 local max_items = tonumber(ARGV[4])
 local every, phase, cutoff = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
 local one_server = ARGV[9] == '1'
-local ids, tags = {}, {}
+local ids = {}
 for id in string.gmatch(ARGV[5], '%d+') do
     ids[#ids + 1] = id
-    tags[#tags + 1] = ':{u:' .. id .. '}'
 end
 local function values(kind, which)
     local keys = {}
+    local head = prefix .. kind .. ':{u:'
     for i = 1, #which do
-        keys[i] = prefix .. kind .. tags[which[i]]
+        keys[i] = head .. ids[which[i]] .. '}'
     end
     if one_server then
         return redis.call('MGET', unpack(keys))
@@ -165,9 +165,10 @@ if cutoff and #ids > 0 then
     seen = values('active', all)
 end
 local added = {}
+local feed_head = prefix .. 'feed:{u:'
 for i = 1, #ids do
     if not (seen[i] and tonumber(seen[i]) < cutoff) then
-        local feed = prefix .. 'feed' .. tags[i]
+        local feed = feed_head .. ids[i] .. '}'
         if redis.call('ZADD', feed, 'GT', 'CH', score, member) == 1 then
             added[#added + 1] = i
             if (#added + phase) % every == 0 and redis.call('ZCARD', feed) > max_items then
