@@ -13,6 +13,7 @@
 import { api, ApiError } from "./api.js";
 import { renderPostCard } from "./card.js";
 import { toast } from "./toast.js";
+import { signedOut } from "./session.js";
 
 /** @typedef {import("./api.js").FeedItem} FeedItem */
 /** @typedef {import("./api.js").Post} Post */
@@ -137,7 +138,7 @@ export class FeedView {
   /** @param {unknown} error */
   loadFailed(error) {
     if (error instanceof ApiError && error.isAuthError) {
-      location.assign(`/login/?next=${encodeURIComponent(location.pathname)}`);
+      signedOut(); // the session ended: the log-in page says so and brings them back
       return;
     }
     toast(`Could not load your feed: ${error instanceof Error ? error.message : error}`, {

@@ -4,6 +4,7 @@
 // keyboard users and for browsers without IntersectionObserver.
 
 import { ApiError } from "./api.js";
+import { signedOut } from "./session.js";
 
 /**
  * @template T
@@ -141,7 +142,7 @@ export class Pager {
   /** @param {unknown} error */
   failed(error) {
     if (error instanceof ApiError && error.isAuthError) {
-      location.assign(`/login/?next=${encodeURIComponent(location.pathname)}`);
+      signedOut(); // the session ended: the log-in page says so and brings them back
       return;
     }
     const { note } = this.options;

@@ -17,6 +17,7 @@ import { liveCounts } from "../livecounts.js";
 import { Pager } from "../pager.js";
 import { renderPostCard } from "../card.js";
 import { flashNext } from "../toast.js";
+import { signedOut } from "../session.js";
 
 /** @typedef {import("../api.js").Liker} Liker */
 
@@ -58,7 +59,7 @@ export async function startPost() {
         ? "This post does not exist, or it was deleted."
         : `Could not load this post: ${error instanceof Error ? error.message : error}`;
     if (error instanceof ApiError && error.isAuthError) {
-      location.assign(`/login/?next=${encodeURIComponent(location.pathname)}`);
+      signedOut(); // the session ended: the log-in page says so and brings them back
     }
     return;
   } finally {
