@@ -36,10 +36,7 @@ import contextlib
 import functools
 import json
 import os
-import signal
 import statistics
-import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -50,6 +47,7 @@ from urllib.parse import urlsplit
 
 import uvloop
 
+from config import cluster
 from config.processes import WORKERS, Supervisor, Topology
 from config.services import ROOT, VAR
 from loadtest.seed import Graph
@@ -93,51 +91,16 @@ class Layout:
 
 @contextlib.contextmanager
 def running_cluster(env: dict[str, str], log: Callable[[str], None]) -> Iterator[Layout]:
-    """``python -m config.cluster`` with the bench's environment, its files under
-    CLUSTER_VAR and a key prefix of its own, until its layout file says it is healthy;
-    stopped (SIGTERM, as Ctrl-C) after. Started once more if it exits while starting (it
-    picks free ports, which another program on this machine can take before its servers
-    bind them: seen once here, "Address already in use")."""
+    """``make cluster``'s layout (``config.cluster.started``) with the bench's environment,
+    its files under CLUSTER_VAR and a key prefix of its own, while the block runs."""
     prefix = f"{env.get('REDIS_PREFIX', 'lfbench')}c"
-    cluster_env = {**env, "LIKEFEED_VAR": str(CLUSTER_VAR), "REDIS_PREFIX": prefix}
+    cluster_env = {**env, "REDIS_PREFIX": prefix}
     for name in ("FEED_REDIS_CLUSTER_URLS", "CHANNEL_LAYER_URLS", "CELERY_BROKER_URL"):
         cluster_env.pop(name, None)
-    CLUSTER_VAR.mkdir(parents=True, exist_ok=True)
-    layout_file = CLUSTER_VAR / "run" / "cluster.json"
-    out_path = CLUSTER_VAR / "make-cluster.out"
-    for attempt in (1, 2):
-        layout_file.unlink(missing_ok=True)
-        log(f"bench: make cluster (its output: {out_path})")
-        with open(out_path, "wb") as out:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "config.cluster"], cwd=ROOT, env=cluster_env,
-                stdout=out, stderr=subprocess.STDOUT,
-            )  # fmt: skip
-        try:
-            deadline = time.monotonic() + UP_WITHIN_S
-            while not layout_file.exists() and proc.poll() is None:
-                if time.monotonic() > deadline:
-                    tail = out_path.read_text(errors="replace")[-3000:]
-                    raise RuntimeError(f"make cluster did not come up in {UP_WITHIN_S} s:\n{tail}")
-                time.sleep(0.2)
-            if not layout_file.exists():
-                tail = out_path.read_text(errors="replace")[-3000:]
-                if attempt == 2:
-                    raise RuntimeError(f"make cluster exited while starting:\n{tail}")
-                log(f"bench: make cluster exited while starting; once more. Its last lines:\n"
-                    f"{tail[-600:]}")  # fmt: skip
-                continue
-            layout = json.loads(layout_file.read_text())
-            topology = Topology(logdir=CLUSTER_VAR / "cluster" / "log")
-            yield Layout(layout["url"], layout["nodes"], prefix, Supervisor(topology))
-            return
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
+    log(f"bench: make cluster (its output: {CLUSTER_VAR / 'make-cluster.out'})")
+    with cluster.started(cluster_env, CLUSTER_VAR, within_s=UP_WITHIN_S) as layout:
+        topology = Topology(logdir=CLUSTER_VAR / "cluster" / "log")
+        yield Layout(layout["url"], layout["nodes"], prefix, Supervisor(topology))
 
 
 @contextlib.contextmanager

@@ -42,7 +42,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -382,6 +382,54 @@ def record(layout: Layout, supervisor: Supervisor) -> dict[str, Any]:
     CLUSTER_FILE.parent.mkdir(parents=True, exist_ok=True)
     CLUSTER_FILE.write_text(json.dumps(layout_json, indent=2))
     return layout_json
+
+
+class ClusterDidNotStart(RuntimeError):
+    """``started`` gave up; the message ends with the tail of the layout's output."""
+
+
+@contextlib.contextmanager
+def started(env: Mapping[str, str], var: Path, *, within_s: float) -> Iterator[dict[str, Any]]:
+    """``python -m config.cluster`` in a process of its own with this environment, its files
+    under ``var`` (``LIKEFEED_VAR``), until it writes its layout file (the whole layout
+    healthy); yields that file's content; stopped after (SIGTERM, as Ctrl-C). Its output
+    goes to ``var/make-cluster.out``. Started once more if it exits while starting: it picks
+    free ports, which another program on this machine can take before its servers bind them
+    (seen once here, "Address already in use"). Raises ``ClusterDidNotStart`` when the
+    second start exits too, or a start takes longer than ``within_s``."""
+    var.mkdir(parents=True, exist_ok=True)
+    layout_file = var / "run" / "cluster.json"
+    out_path = var / "make-cluster.out"
+    for attempt in (1, 2):
+        layout_file.unlink(missing_ok=True)
+        with open(out_path, "wb") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "config.cluster"], cwd=ROOT,
+                env={**env, "LIKEFEED_VAR": str(var)}, stdout=out, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        try:
+            deadline = time.monotonic() + within_s
+            while not layout_file.exists():
+                exited = proc.poll() is not None
+                if exited and attempt == 1:
+                    tail = out_path.read_text(errors="replace")[-600:]
+                    print(f"make cluster exited while starting; once more. It ended:\n{tail}")
+                    break
+                if exited or time.monotonic() > deadline:
+                    what = "exited while starting" if exited else f"was not up in {within_s} s"
+                    tail = out_path.read_text(errors="replace")[-3000:]
+                    raise ClusterDidNotStart(f"make cluster {what}:\n{tail}")
+                time.sleep(0.2)
+            else:
+                yield json.loads(layout_file.read_text())
+                return
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
 
 
 def _took(what: str, since: float) -> None:

@@ -5,25 +5,19 @@ table (``scale``, ``record``) are tests/chaos' own."""
 
 from __future__ import annotations
 
-import json
 import os
-import signal
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import psycopg
 import pytest
 
-from config.cluster import LAYOUT_VARIABLE
+from config.cluster import LAYOUT_VARIABLE, ClusterDidNotStart, started
 from tests.chaos.conftest import record, scale
 from tests.chaos.harness import EXEMPT
-from tests.conftest import ROOT, _database_url
+from tests.conftest import _database_url
 
 __all__ = ["cluster", "record", "scale"]
 
@@ -50,8 +44,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
     _recreate(database)
     print(f"make cluster's output: {var / 'make-cluster.out'}")
     env = {
-        **os.environ, "DATABASE_URL": database, "LIKEFEED_VAR": str(var),
-        "REDIS_PREFIX": f"lfc{uuid.uuid4().hex[:6]}", "WS_HEARTBEAT_S": "1",
+        **os.environ, "DATABASE_URL": database, "REDIS_PREFIX": f"lfc{uuid.uuid4().hex[:6]}",
+        "WS_HEARTBEAT_S": "1",
         "LIKEFEED_NODE_SUFFIX": f"-c{uuid.uuid4().hex[:6]}",
         "LIKEFEED_WORKER_FLAGS": "--without-heartbeat --without-gossip --without-mingle",
         "THROTTLE_EXEMPT_USERS": f"{EXEMPT}*", "FANOUT_OWED_AFTER_S": "5",
@@ -62,24 +56,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
     for name in ("FEED_REDIS_CLUSTER_URLS", "CHANNEL_LAYER_URLS", "CELERY_BROKER_URL",
                  LAYOUT_VARIABLE):  # fmt: skip
         env.pop(name, None)
-    output = open(var / "make-cluster.out", "wb")  # noqa: SIM115 - lives with the process
-    proc = subprocess.Popen([sys.executable, "-m", "config.cluster"], cwd=ROOT, env=env,
-                            stdout=output, stderr=subprocess.STDOUT)  # fmt: skip
-    layout_file = Path(var) / "run" / "cluster.json"
     try:
-        deadline = time.monotonic() + UP_WITHIN_S
-        while not layout_file.exists():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                out = (var / "make-cluster.out").read_text(errors="replace")[-4000:]
-                pytest.fail(f"make cluster did not come up within {UP_WITHIN_S} s:\n{out}")
-            time.sleep(0.2)
-        layout = json.loads(layout_file.read_text())
-        yield {**layout, "prefix": env["REDIS_PREFIX"], "database": database, "var": str(var)}
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-        output.close()
+        with started(env, var, within_s=UP_WITHIN_S) as layout:
+            yield {**layout, "prefix": env["REDIS_PREFIX"], "database": database, "var": str(var)}
+    except ClusterDidNotStart as failed:
+        pytest.fail(str(failed))
