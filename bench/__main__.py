@@ -408,7 +408,7 @@ def _celebrity(url: str, graph: Any) -> dict[str, Any]:
     active = followers[::every]
     pipe = get_redis().pipeline(transaction=False)
     for j, uid in enumerate(followers):
-        pipe.set(store.active_key(uid), int(now - (0 if j % every == 0 else 30 * 86400)))
+        pipe.set(store.seen_key(uid), int(now - (0 if j % every == 0 else 30 * 86400)))
         if j % 10_000 == 9_999 or j == len(followers) - 1:
             pipe.execute()
     try:
@@ -432,7 +432,7 @@ def _activity_forget(user_ids: list[int]) -> None:
     from feed import store
 
     for i in range(0, len(user_ids), 10_000):
-        get_redis().unlink(*map(store.active_key, user_ids[i : i + 10_000]))
+        get_redis().unlink(*map(store.seen_key, user_ids[i : i + 10_000]))
 
 
 def _celebrity_like(

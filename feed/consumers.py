@@ -48,7 +48,7 @@ from django.utils import timezone
 from config.parsers import JSON_MAX_DEPTH, json_depth_exceeds
 from social import selectors as social_selectors
 
-from . import presence, store
+from . import activity, presence, store
 from .live import error, post_group, post_likes, user_group
 from .ws_auth import CLOSE_ACCESS_ENDED, access_ended_for
 
@@ -84,7 +84,7 @@ class FeedConsumer(AsyncWebsocketConsumer):
         presence.joined(user.pk)
         self.user_id, self.cursor, self.posts = user.pk, None, set()
         await self.channel_layer.group_add(user_group(self.user_id), self.channel_name)
-        self.handshake_seq = await store.go_online(user_id=self.user_id)
+        self.handshake_seq = await activity.socket_opened(user_id=self.user_id)
         await self.accept()
         self._grace = asyncio.create_task(self._start_after_grace())
         expires = self.scope.get("api_token_expires")

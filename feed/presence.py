@@ -1,10 +1,10 @@
 """Who is online, per web process: the users with a socket open here, renewed in Redis.
 
 The fan-out logs and publishes live events only for online users (``feed.store``), so a
-socket marks its user online at the handshake (``store.go_online``) and this process
-renews the mark for every user it still serves, all in one pipeline, well within the TTL.
-When the last socket closes, the mark simply expires: the grace in which a reconnecting
-client can still ``resume``.
+socket marks its user online at the handshake (``activity.socket_opened``: their ``seen``
+moved ``PRESENCE_TTL_S`` ahead) and this process renews the mark for every user it still
+serves, all in one pipeline, well within the TTL. When the last socket closes, the mark
+simply runs out: the grace in which a reconnecting client can still ``resume``.
 """
 
 from __future__ import annotations

@@ -13,12 +13,16 @@ touches one user touches one slot, on either layout: ``config.redis``):
 - ``P:seq:{u:<id>}``    integer, the last ``seq`` given to a live event of this user.
 - ``P:events:{u:<id>}`` stream of this user's live events, entry id ``<seq>-0``, field ``m`` = the
   JSON message as sent on the socket. Bounded in length and age; ``resume`` reads it.
-- ``P:online:{u:<id>}`` present while the user is online: set with a ``PRESENCE_TTL_S``
-  expiry, renewed while a socket of theirs is open, so it lapses ``PRESENCE_TTL_S`` after
-  the last one closed. A very big fan-out logs live events only for these users.
-- ``P:active:{u:<id>}`` when the user was last seen reading their feed (epoch seconds;
-  ``feed.activity``). The fan-out skips those seen before ``FEED_ACTIVE_DAYS`` ago
-  (Mastodon's rule); a user without one counts as active.
+- ``P:seen:{u:<id>}``   when the user was last seen, epoch seconds, only ever moved forward:
+  a read of their feed sets it to that moment, an open socket of theirs to
+  ``PRESENCE_TTL_S`` ahead (renewed while it stays open, ``feed.presence``). So the user
+  is *online* while it lies in the future (``PRESENCE_TTL_S`` after their last socket
+  closed, the grace in which a client can still ``resume``), and *active* while it is
+  later than ``FEED_ACTIVE_DAYS`` ago: the fan-out skips the others (Mastodon's rule,
+  ``feed.activity``); a user without one counts as active. A very big fan-out logs live
+  events only for the online ones. One key for both, because the bulk writer reads it for
+  every follower: two keys (``P:online`` and ``P:active``, dfd10b4 to 87237fe) were two
+  lookups per follower in a keyspace of millions (README, "Load testing and benchmarks").
 
 A post is in a feed at most once, whatever placed it there: the member names only the post,
 and who placed it (the author, the followees who like it) is read at page time from
@@ -39,9 +43,9 @@ single Redis the chunk is one group: the same calls.
 A live event costs far more than a feed entry (a seq, a log entry holding the whole
 message, a publish) and only matters to someone with a socket open: a like by an account
 with more than ``FANOUT_LIVE_ALL_MAX`` followers (a million, say) writes every feed but
-logs and publishes events only for the followers who are online (``P:online:{u:<id>}``); a follower
-who comes back later finds the item in their feed, not in their replay log. Everyone
-else's events are logged for every follower, online or not, for ``resume``.
+logs and publishes events only for the followers who are online (``P:seen:{u:<id>}`` in the
+future); a follower who comes back later finds the item in their feed, not in their replay
+log. Everyone else's events are logged for every follower, online or not, for ``resume``.
 """
 
 from __future__ import annotations
@@ -126,67 +130,54 @@ def score_of(moment: datetime) -> float:
 
 # The writer of a very big fan-out (a celebrity's like).
 # ARGV: key prefix, item id, score, max items, follower ids (comma-separated), trim every,
-# trim phase (``_trim_args``), the activity cutoff (epoch s; "" for none).
-# Skips the followers last seen before the cutoff (``feed.activity``), then adds the item to
-# each other follower's feed or moves it up (GT CH: a re-run or an older activity changes
-# nothing): one write per follower, the trim of feeds past their bound only for a random one
-# in ``every`` of them. Returns how many feeds took the item, and which of those followers
-# are online: the ones that get a live event.
+# trim phase (``_trim_args``), the activity cutoff (epoch s; "" for none), now (epoch s),
+# "1" on a single Redis ("" on a cluster).
+# Reads each follower's ``seen`` (one MGET; on a cluster, where one command may not span
+# slots, a GET each), skips the ones last seen before the cutoff (``feed.activity``), then
+# adds the item to each other follower's feed or moves it up (GT CH: a re-run or an older
+# activity changes nothing): one write per follower, the trim of feeds past their bound only
+# for a random one in ``every`` of them. Returns how many feeds took the item, and which of
+# those followers are online (``seen`` after now): the ones that get a live event.
 _FEEDS_ADD_LUA = """
 local prefix, member, score = ARGV[1], ARGV[2], ARGV[3]
 local max_items = tonumber(ARGV[4])
 local every, phase, cutoff = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
-local one_server = ARGV[9] == '1'
-local ids = {}
+local now, one_server = tonumber(ARGV[9]), ARGV[10] == '1'
+local ids, keys = {}, {}
+local seen_head = prefix .. 'seen:{u:'
 for id in string.gmatch(ARGV[5], '%d+') do
     ids[#ids + 1] = id
+    keys[#keys + 1] = seen_head .. id .. '}'
 end
-local function values(kind, which)
-    local keys = {}
-    local head = prefix .. kind .. ':{u:'
-    for i = 1, #which do
-        keys[i] = head .. ids[which[i]] .. '}'
-    end
-    if one_server then
-        return redis.call('MGET', unpack(keys))
-    end
-    local got = {}
+local seen
+if #keys == 0 then
+    seen = {}
+elseif one_server then
+    seen = redis.call('MGET', unpack(keys))
+else
+    seen = {}
     for i = 1, #keys do
-        got[i] = redis.call('GET', keys[i])
+        seen[i] = redis.call('GET', keys[i])
     end
-    return got
 end
-local all = {}
-for i = 1, #ids do
-    all[i] = i
-end
-local seen = {}
-if cutoff and #ids > 0 then
-    seen = values('active', all)
-end
-local added = {}
+local added, online = 0, {}
 local feed_head = prefix .. 'feed:{u:'
 for i = 1, #ids do
-    if not (seen[i] and tonumber(seen[i]) < cutoff) then
+    local at = seen[i] and tonumber(seen[i])
+    if not (at and cutoff and at < cutoff) then
         local feed = feed_head .. ids[i] .. '}'
         if redis.call('ZADD', feed, 'GT', 'CH', score, member) == 1 then
-            added[#added + 1] = i
-            if (#added + phase) % every == 0 and redis.call('ZCARD', feed) > max_items then
+            added = added + 1
+            if (added + phase) % every == 0 and redis.call('ZCARD', feed) > max_items then
                 redis.call('ZREMRANGEBYRANK', feed, 0, -(max_items + 1))
+            end
+            if at and at > now then
+                online[#online + 1] = tonumber(ids[i])
             end
         end
     end
 end
-local online = {}
-if #added > 0 then
-    local there = values('online', added)
-    for j = 1, #added do
-        if there[j] then
-            online[#online + 1] = tonumber(ids[added[j]])
-        end
-    end
-end
-return {#added, online}
+return {added, online}
 """
 
 # The writer of every other fan-out: feed entry and live event together, in one script, so
@@ -257,17 +248,19 @@ return seqs
 
 # Taking one item out of feeds, with its ``feed.remove`` event where a feed held it, and
 # telling others that it changed in place (its "liked by" line), where their feed holds it.
-# ARGV: key prefix, item id, log length, log ttl, "1" to log for everyone ("" for the users
-# online only), the removal's message head and tail (JSON around the seq), the changed
-# item's message head, the number of its tails n, the n tails (``feed.live.feed_item_tails``,
-# per group of users who see the same item), the user ids, and per user what it gets (both
-# comma-separated): 0 the removal, k the changed item with tail k. Logs an event only where
-# the feed held the item (a removal takes it out; a change leaves it and its score: its
-# place) and, for a very big removal, only for the users online (as the fan-out does).
+# ARGV: key prefix, item id, log length, log ttl, "1" to log for everyone (else now, epoch
+# s: for the users online only, their ``seen`` after it), the removal's message head and
+# tail (JSON around the seq), the changed item's message head, the number of its tails n,
+# the n tails (``feed.live.feed_item_tails``, per group of users who see the same item), the
+# user ids, and per user what it gets (both comma-separated): 0 the removal, k the changed
+# item with tail k. Logs an event only where the feed held the item (a removal takes it out;
+# a change leaves it and its score: its place) and, for a very big removal, only for the
+# users online (as the fan-out does).
 # Returns per user the seq, or 0.
 _UNFEED_LUA = """
 local prefix, member, log_len, log_ttl = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local all = ARGV[5] == '1'
+local now = tonumber(ARGV[5])
 local heads, rm_tail, ntails = {ARGV[6], ARGV[8]}, ARGV[7], tonumber(ARGV[9])
 local whats = {}
 for w in string.gmatch(ARGV[11 + ntails], '%d+') do
@@ -286,7 +279,7 @@ for id in string.gmatch(ARGV[10 + ntails], '%d+') do
     else
         held = redis.call('ZSCORE', feed, member)
     end
-    if held and (all or redis.call('EXISTS', prefix .. 'online' .. tag) == 1) then
+    if held and (all or (tonumber(redis.call('GET', prefix .. 'seen' .. tag)) or 0) > now) then
         local seq = redis.call('INCR', prefix .. 'seq' .. tag)
         local events = prefix .. 'events' .. tag
         local head, tail = heads[1], rm_tail
@@ -320,14 +313,19 @@ end
 return values
 """
 
-# KEYS: one user's activity key. ARGV: now (epoch s). Moves it forward only; returns the
-# time it held before (nil: never seen).
-_ACTIVE_MARK_LUA = """
+# KEYS: one user's ``seen`` key, then optionally their ``seq`` key. ARGV: a time (epoch s).
+# Moves ``seen`` forward to it, never back; returns the time it held before (false: never
+# seen) and the seq (0 without the key).
+_SEEN_LUA = """
 local before = redis.call('GET', KEYS[1])
 if not before or tonumber(before) < tonumber(ARGV[1]) then
     redis.call('SET', KEYS[1], ARGV[1])
 end
-return before
+local seq = 0
+if KEYS[2] then
+    seq = tonumber(redis.call('GET', KEYS[2]) or '0')
+end
+return {before or false, seq}
 """
 
 _scripts: dict[str, Script] = {}
@@ -472,8 +470,8 @@ def _trim_args() -> list[int]:
     return [FEED_TRIM_EVERY, random.randrange(FEED_TRIM_EVERY)]
 
 
-def active_key(user_id: int) -> str:
-    return _key("active", user_id)
+def seen_key(user_id: int) -> str:
+    return _key("seen", user_id)
 
 
 def active_cutoff(now: float | None = None) -> int | None:
@@ -491,7 +489,7 @@ def active_among(user_ids: Sequence[int]) -> list[int]:
     cutoff = active_cutoff()
     if cutoff is None or not user_ids:
         return list(user_ids)
-    seen = _values("active", user_ids)
+    seen = _values("seen", user_ids)
     return [uid for uid, at in zip(user_ids, seen, strict=True) if not at or int(at) >= cutoff]
 
 
@@ -509,7 +507,7 @@ def _values(kind: str, user_ids: Sequence[int]) -> list[bytes]:
 def activity_mark(*, user_id: int, now: float) -> float | None:
     """Record that the user was seen now; returns when they were seen before (None: never),
     read and written in one script, so of two requests only one sees the old time."""
-    before = _script(_ACTIVE_MARK_LUA)(keys=[active_key(user_id)], args=[int(now)])
+    before, _ = _script(_SEEN_LUA)(keys=[seen_key(user_id)], args=[int(now)])
     return None if before is None else float(before)
 
 
@@ -589,7 +587,7 @@ def unfeed(
     whats = [0] * len(user_ids) + [c + 1 for c in choice]
     fixed: list[Any] = [
         f"{settings.REDIS_PREFIX}:", item_id, settings.FEED_EVENT_LOG_LENGTH,
-        settings.FEED_EVENT_LOG_TTL_S, "1" if live_all else "", head, tail, item_head,
+        settings.FEED_EVENT_LOG_TTL_S, "1" if live_all else int(time.time()), head, tail, item_head,
         len(tails), *tails,
     ]  # fmt: skip
     calls: list[Call] = [(users, lambda part: [*fixed, _ids(users, part), _ids(whats, part)])]
@@ -690,35 +688,41 @@ async def last_seq(*, user_id: int) -> int:
     return int(value) if value else 0
 
 
-def online_key(user_id: int) -> str:
-    return _key("online", user_id)
-
-
 def online_among(user_ids: Iterable[int]) -> set[int]:
     """Which of these users are online (a socket open, or closed less than PRESENCE_TTL_S
-    ago), in one round trip: live events for the others need not even be built."""
+    ago: ``seen`` in the future), in one round trip: live events for the others need not
+    even be built."""
     ids = sorted(set(user_ids))
     if not ids:
         return set()
-    return {uid for uid, there in zip(ids, _values("online", ids), strict=True) if there}
+    now = time.time()
+    values = _values("seen", ids)
+    return {uid for uid, at in zip(ids, values, strict=True) if at and int(at) > now}
 
 
-async def go_online(*, user_id: int) -> int:
-    """Mark the user online (their events are logged from now on) and return their last
-    seq, in one round trip."""
-    pipe = get_async_redis().pipeline(transaction=False)
-    pipe.set(online_key(user_id), 1, ex=settings.PRESENCE_TTL_S)
-    pipe.get(seq_key(user_id))
-    _, value = await pipe.execute()
-    return int(value) if value else 0
+def _online_until() -> int:
+    return int(time.time()) + settings.PRESENCE_TTL_S
+
+
+async def go_online(*, user_id: int) -> tuple[float | None, int]:
+    """Mark the user online (their events are logged from now on: ``seen`` moved
+    ``PRESENCE_TTL_S`` ahead) in one script call; returns when they were seen before (None:
+    never; ``feed.activity`` rebuilds the feed of one back from long away) and their last
+    seq. (EVAL, not EVALSHA: the script is short, and a cluster node that has not loaded it
+    cannot fail the call.)"""
+    keys = [seen_key(user_id), seq_key(user_id)]
+    answer = await get_async_redis().eval(_SEEN_LUA, 2, *keys, _online_until())
+    before, seq = answer
+    return (None if before is None else float(before)), int(seq)
 
 
 async def still_online(*, user_ids: Iterable[int]) -> None:
-    """Renew the presence of users who still have a socket open here (the others' lapses
-    by itself)."""
+    """Renew the presence of users who still have a socket open here, in one pipeline (the
+    others' lapses by itself)."""
+    until = _online_until()
     pipe = get_async_redis().pipeline(transaction=False)
     for uid in user_ids:
-        pipe.set(online_key(uid), 1, ex=settings.PRESENCE_TTL_S)
+        pipe.eval(_SEEN_LUA, 1, seen_key(uid), until)
     if len(pipe):
         await pipe.execute()
 
@@ -747,13 +751,14 @@ def feeds_add_many(
     rule = active_cutoff()
     cutoff: str | int = "" if rule is None else rule
     one_server = "" if cluster_mode() else "1"
+    now = int(time.time())
     calls: list[Call] = []
     for item_id, score, followers in batch:
         fixed: list[Any] = [prefix, item_id, repr(score), settings.FEED_MAX_ITEMS]
 
         def argv(part: list[int], fixed: list[Any] = fixed,
                  followers: Sequence[int] = followers) -> list[Any]:  # fmt: skip
-            return [*fixed, _ids(followers, part), *_trim_args(), cutoff, one_server]
+            return [*fixed, _ids(followers, part), *_trim_args(), cutoff, now, one_server]
 
         calls.append((followers, argv))
     result: list[tuple[int, list[int]]] = []

@@ -267,6 +267,7 @@ def test_above_fanout_live_all_max_live_events_go_to_the_followers_online_only(d
     online get a live event (logged under their next seq and published), and liked_by_me
     is theirs. The chunk that completes the set marks the like fanned out."""
     import asyncio
+    import time
     import uuid
 
     from django.utils import timezone
@@ -287,7 +288,7 @@ def test_above_fanout_live_all_max_live_events_go_to_the_followers_online_only(d
     like = Like.objects.create(user=celebrity, post=post, created_at=timezone.now())
     r = get_redis()
     for user in (online, fan):
-        r.set(store.online_key(user.pk), 1, ex=60)
+        r.set(store.seen_key(user.pk), int(time.time()) + 60)  # a socket open: online
     try:
         fanout.fanout_range(
             kind="like", event_id=like.pk, followers=3, index=0, total=1, after=0, upto=fan.pk

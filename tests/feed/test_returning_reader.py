@@ -1,6 +1,7 @@
 """Mastodon's rule through the real stack (web process, Celery workers, PostgreSQL, Redis):
 the fan-out skips a follower away for longer than FEED_ACTIVE_DAYS, and their first feed
-read rebuilds the feed to what the contract says it holds."""
+read (or their first socket: the bell of any page) rebuilds the feed to what the contract
+says it holds."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import cast
 from config.redis import get_redis
 from feed import store
 from tests.conftest import wait_until
+from tests.ws import ws_connect
 
 
 def feed_ids(api, user) -> list[str]:
@@ -33,7 +35,7 @@ def test_a_reader_away_is_skipped_and_finds_their_feed_rebuilt_on_return(make_us
     wait_until(lambda: in_redis(back, old) and in_redis(control, old))
 
     # Away for 15 days (the stack runs with FEED_ACTIVE_DAYS 14).
-    get_redis().set(store.active_key(back["id"]), int(time.time() - 15 * 86400))
+    get_redis().set(store.seen_key(back["id"]), int(time.time() - 15 * 86400))
     own = api(back).post("/api/posts/", json={"body": "my own, while away"}).json()
     by_author = api(author).post("/api/posts/", json={"body": "followed author"}).json()
     liked = api(stranger).post("/api/posts/", json={"body": "liked by a followee"}).json()
@@ -62,11 +64,31 @@ def test_a_reader_away_is_skipped_and_finds_their_feed_rebuilt_on_return(make_us
         i for i in expected if i != f"p:{own['id']}"
     ]
     # Seen now: the next fan-out writes their feed again, live.
-    seen = get_redis().get(store.active_key(back["id"]))
+    seen = get_redis().get(store.seen_key(back["id"]))
     assert seen is not None and float(seen) > time.time() - 60
     newer = api(author).post("/api/posts/", json={"body": "after the return"}).json()
     wait_until(lambda: in_redis(back, newer))
     assert feed_ids(api, back)[0] == f"p:{newer['id']}"
+
+
+def test_a_reader_back_whose_socket_opens_first_has_the_feed_rebuilt_at_the_handshake(
+    make_user, api, live_stack
+):
+    """Back on a page without the feed (its bell opens a socket): the socket marks them
+    seen, so the handshake rebuilds the feed; a later read must not find it stale."""
+    author, back, control = make_user(), make_user(), make_user()
+    for reader in (back, control):
+        api(reader).put(f"/api/users/{author['username']}/follow/")
+    get_redis().set(store.seen_key(back["id"]), int(time.time() - 15 * 86400))
+    post = api(author).post("/api/posts/", json={"body": "while away"}).json()
+    wait_until(lambda: in_redis(control, post))
+    assert not in_redis(back, post)  # skipped: away
+
+    with ws_connect(live_stack.ws_url, token=back["token"]):
+        assert in_redis(back, post)  # rebuilt before the handshake was answered
+        seen = get_redis().get(store.seen_key(back["id"]))
+        assert seen is not None and float(seen) > time.time()  # online: seen ahead of now
+    assert feed_ids(api, back)[0] == f"p:{post['id']}"
 
 
 def test_a_reader_seen_recently_is_not_rebuilt_and_keeps_receiving(make_user, api):

@@ -24,7 +24,7 @@ def uids() -> Iterator[list[int]]:
     ids = [base + i for i in range(50)]
     yield ids
     r = get_redis()
-    kinds = (store.feed_key, store.seq_key, store.events_key, store.active_key)
+    kinds = (store.feed_key, store.seq_key, store.events_key, store.seen_key)
     for key in [k(u) for u in ids for k in kinds]:
         r.delete(key)
 
@@ -77,8 +77,8 @@ def test_the_bulk_writer_skips_followers_not_seen_for_the_period(settings, uids)
     r = get_redis()
     away, recent, never = uids[0], uids[1], uids[2]
     now = time.time()
-    r.set(store.active_key(away), int(now - 15 * 86400))
-    r.set(store.active_key(recent), int(now - 86400))
+    r.set(store.seen_key(away), int(now - 15 * 86400))
+    r.set(store.seen_key(recent), int(now - 86400))
     added, _ = store.feeds_add(item_id="p:7", score=7.0, followers=[away, recent, never])
     assert added == 2
     assert r.zscore(store.feed_key(away), "p:7") is None
@@ -96,4 +96,32 @@ def test_marking_activity_returns_the_previous_sighting_once(uids):
     assert store.activity_mark(user_id=uid, now=1000.0) is None
     assert store.activity_mark(user_id=uid, now=5000.0) == 1000.0
     assert store.activity_mark(user_id=uid, now=3000.0) == 5000.0  # never goes back
-    assert float(get_redis().get(store.active_key(uid)) or 0) == 5000.0
+    assert float(get_redis().get(store.seen_key(uid)) or 0) == 5000.0
+
+
+def test_one_seen_record_is_presence_and_activity(settings, uids):
+    """A socket moves ``seen`` PRESENCE_TTL_S ahead: online (the bulk writer reports them,
+    a removal logs for them) until it runs out; a feed read never moves it back."""
+    import asyncio
+
+    settings.FEED_ACTIVE_DAYS = 14
+    settings.PRESENCE_TTL_S = 60
+    online, gone, reader = uids[0], uids[1], uids[2]
+    r = get_redis()
+    r.set(store.seq_key(online), 41)
+    assert asyncio.run(store.go_online(user_id=online)) == (None, 41)  # never seen before
+    r.set(store.seen_key(gone), int(time.time()) - 1)  # a socket that closed 61 s ago
+    store.activity_mark(user_id=reader, now=time.time())  # read the feed just now
+    assert store.online_among([online, gone, reader]) == {online}
+    added, there = store.feeds_add(item_id="p:9", score=9.0, followers=[online, gone, reader])
+    assert (added, there) == (3, [online])
+    # A read while the socket is open does not end the presence, nor does the rule skip it.
+    before = store.activity_mark(user_id=online, now=time.time())
+    assert before is not None and before > time.time()
+    assert store.online_among([online]) == {online}
+    # The renewal moves it ahead again; the handshake returns the previous sighting.
+    settings.PRESENCE_TTL_S = 600
+    asyncio.run(store.still_online(user_ids=[online, gone]))
+    assert store.online_among([online, gone]) == {online, gone}
+    seen, seq = asyncio.run(store.go_online(user_id=gone))
+    assert seen is not None and seen > time.time() + 500 and seq == 0
