@@ -444,7 +444,7 @@ def _celebrity_like(
     import httpx
     from django.db import connection
 
-    from bench.state import forget_feeds
+    from bench.state import forget_feeds, key_table_at_rest
     from config.redis import get_redis
     from feed import store
 
@@ -452,6 +452,7 @@ def _celebrity_like(
     httpx.delete(f"{url}/api/posts/{post_id}/like/", headers=headers, timeout=30)
     time.sleep(1.0)
     forget_feeds(followers)
+    key_table_at_rest()
     answer = httpx.post(f"{url}/api/posts/{post_id}/like/", headers=headers, timeout=30)
     liked_at = time.monotonic()
     answer.raise_for_status()
