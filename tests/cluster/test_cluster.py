@@ -95,3 +95,39 @@ def test_the_api_and_live_push_work_through_the_load_balancer(cluster):
     rc = RedisCluster(startup_nodes=nodes)
     key = f"{cluster['prefix']}:feed:{{u:{fan['id']}}}"
     assert rc.zscore(key, f"p:{post['id']}") is not None
+
+
+def test_presence_and_the_bulk_writer_run_on_the_cluster(cluster, settings):
+    """``feed.store`` in this process, switched to the layout's Redis Cluster by its one
+    setting: handshakes (one EVAL of two keys in one slot each), the renewal (a pipeline of
+    EVALs over every master) and the bulk writer (a GET per follower, each master its part)
+    reporting the followers online, in their order."""
+    import asyncio
+
+    from config import redis as config_redis
+    from feed import store
+
+    settings.FEED_REDIS_CLUSTER_URLS = [n["address"] for n in _by_role(cluster)["redis-master"]]
+    settings.REDIS_PREFIX = f"{cluster['prefix']}-store"
+    settings.PRESENCE_TTL_S, settings.FEED_ACTIVE_DAYS = 600, 14
+    # The clients were made for the suite's own Redis; the async ones are kept per event
+    # loop, and asyncio.run's loops may reuse an id.
+    config_redis.get_redis.cache_clear()
+    config_redis._async_clients.clear()
+    try:
+        base = 900_000_000 + uuid.uuid4().int % 100_000_000
+        users = [base + i for i in range(40)]
+        online = users[:20]
+        assert len(config_redis.by_node(users)) == 3  # spread over the three masters
+
+        async def sockets_open() -> list[tuple[float | None, int]]:
+            handshakes = [await store.go_online(user_id=u) for u in online[:10]]
+            await store.still_online(user_ids=online)  # the other ten: renewed only
+            return handshakes
+
+        assert asyncio.run(sockets_open()) == [(None, 0)] * 10
+        assert store.online_among(users) == set(online)
+        assert store.feeds_add(item_id="p:1", score=1.0, followers=users) == (40, online)
+    finally:
+        config_redis.get_redis.cache_clear()
+        config_redis._async_clients.clear()
