@@ -109,19 +109,19 @@ def store_on(layout: Layout | None) -> Iterator[None]:
     the bench's single Redis (None): the same code, switched by its one setting."""
     from django.test import override_settings
 
-    from config.redis import get_redis
+    from config.redis import forget_clients
 
     overrides = (
         {"FEED_REDIS_CLUSTER_URLS": layout.store_urls, "REDIS_PREFIX": layout.prefix}
         if layout is not None
         else {}
     )
-    get_redis.cache_clear()
+    forget_clients()
     try:
         with override_settings(**overrides):
             yield
     finally:
-        get_redis.cache_clear()
+        forget_clients()
 
 
 def wait_for_workers(url: str, count: int, timeout: float = 120) -> None:

@@ -103,6 +103,14 @@ def layer_redis(channel: str) -> redis.Redis:
 _async_clients: dict[int, aioredis.Redis] = {}
 
 
+def forget_clients() -> None:
+    """Drop this process's store clients (sync and per event loop), so the next call makes
+    them from the settings as they are now (a test or the bench switching the store to
+    another Redis; ``asyncio.run``'s loops may reuse an id)."""
+    get_redis.cache_clear()
+    _async_clients.clear()
+
+
 def get_async_redis() -> aioredis.Redis:
     """An asyncio client of the store for the running event loop (one per loop, as pools are)."""
     loop = asyncio.get_running_loop()

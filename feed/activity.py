@@ -52,27 +52,27 @@ def feed_read(*, user_id: int) -> bool:
     if len(_marked) >= _MARKED_MAX:
         _marked.clear()
     _marked[user_id] = now
-    return _rebuild_if_back(user_id=user_id, before=before, now=now)
+    since = _away_since(before, now)
+    if since is None:
+        return False
+    fanout.feed_rebuild(user_id=user_id, since=since)
+    return True
 
 
 async def socket_opened(*, user_id: int) -> int:
     """A socket of the user's is open: mark them online (and so seen) and, if they were
     away, rebuild their feed first; returns their last seq (the handshake's)."""
     before, seq = await store.go_online(user_id=user_id)
-    if _away(before, time.time()):
-        await database_sync_to_async(_rebuild_if_back)(
-            user_id=user_id, before=before, now=time.time()
-        )
+    since = _away_since(before, time.time())
+    if since is not None:
+        await database_sync_to_async(fanout.feed_rebuild)(user_id=user_id, since=since)
     return seq
 
 
-def _away(before: float | None, now: float) -> bool:
+def _away_since(before: float | None, now: float) -> datetime | None:
+    """When a user last seen at ``before`` was last seen, if that was before the rule's
+    cutoff (they are back from away: their feed is rebuilt since then); else None."""
     cutoff = store.active_cutoff(now)
-    return cutoff is not None and before is not None and before < cutoff
-
-
-def _rebuild_if_back(*, user_id: int, before: float | None, now: float) -> bool:
-    if before is None or not _away(before, now):
-        return False
-    fanout.feed_rebuild(user_id=user_id, since=datetime.fromtimestamp(before, tz=UTC))
-    return True
+    if cutoff is None or before is None or before >= cutoff:
+        return None
+    return datetime.fromtimestamp(before, tz=UTC)

@@ -711,8 +711,7 @@ async def go_online(*, user_id: int) -> tuple[float | None, int]:
     seq. (EVAL, not EVALSHA: the script is short, and a cluster node that has not loaded it
     cannot fail the call.)"""
     keys = [seen_key(user_id), seq_key(user_id)]
-    answer = await get_async_redis().eval(_SEEN_LUA, 2, *keys, _online_until())
-    before, seq = answer
+    before, seq = await get_async_redis().eval(_SEEN_LUA, 2, *keys, _online_until())
     return (None if before is None else float(before)), int(seq)
 
 

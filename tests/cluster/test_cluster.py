@@ -110,10 +110,7 @@ def test_presence_and_the_bulk_writer_run_on_the_cluster(cluster, settings):
     settings.FEED_REDIS_CLUSTER_URLS = [n["address"] for n in _by_role(cluster)["redis-master"]]
     settings.REDIS_PREFIX = f"{cluster['prefix']}-store"
     settings.PRESENCE_TTL_S, settings.FEED_ACTIVE_DAYS = 600, 14
-    # The clients were made for the suite's own Redis; the async ones are kept per event
-    # loop, and asyncio.run's loops may reuse an id.
-    config_redis.get_redis.cache_clear()
-    config_redis._async_clients.clear()
+    config_redis.forget_clients()  # they were made for the suite's own Redis
     try:
         base = 900_000_000 + uuid.uuid4().int % 100_000_000
         users = [base + i for i in range(40)]
@@ -129,5 +126,4 @@ def test_presence_and_the_bulk_writer_run_on_the_cluster(cluster, settings):
         assert store.online_among(users) == set(online)
         assert store.feeds_add(item_id="p:1", score=1.0, followers=users) == (40, online)
     finally:
-        config_redis.get_redis.cache_clear()
-        config_redis._async_clients.clear()
+        config_redis.forget_clients()
