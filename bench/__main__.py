@@ -14,9 +14,10 @@ once (reused afterwards), then measures, in this order:
    peak from an open-loop generator (p99).
 2. Redis: ``redis-benchmark -P 32 -t zadd`` and the fan-out's own feed writer.
 3. Workers started: a like by the account with 1,000,000 followers, timed from its 2xx to
-   the moment its fan-out is complete (every follower's feed holds it; then checked); then
-   again with a tenth of them active, the others away (Mastodon's rule: only the active
-   ones' feeds are written; ``feed.activity``).
+   the moment its fan-out is complete (every follower's feed holds it; then checked): with
+   no activity record for any follower, then with every follower seen a minute ago (the
+   records a deployment's readers leave), then with a tenth of them active, the others away
+   (Mastodon's rule: only the active ones' feeds are written; ``feed.activity``).
 4. Live push, on 1,000 sockets: the knee (the highest like rate at which push p99 ≤ 100
    ms with every item delivered, 50 follower sockets a like; rates rising by 1.5x from 5
    likes/s) of Likefeed's push and, on the same sockets, of the textbook push
@@ -329,6 +330,7 @@ def print_table(r: dict[str, Any]) -> None:
         ("pgbench, the like's statement (statements/s)", r.get("pgbench_like_tps")),
         ("web process CPU per like, like rounds (µs)", r.get("like_web_cpu_us_per_req")),
         ("fan-out feed entries/s", r.get("fanout_entries_per_s")),
+        ("celebrity like, all followers seen a minute ago (s)", r.get("celebrity_seen_feeds_s")),
         ("celebrity like, active followers only (s)", r.get("celebrity_active_feeds_s")),
         (
             "celebrity: active followers / all",
@@ -386,12 +388,13 @@ CELEBRITY_ACTIVE_SHARE = 0.1
 
 
 def _celebrity(url: str, graph: Any) -> dict[str, Any]:
-    """The celebrity's like twice: every follower active (no record: all feeds written),
-    then with CELEBRITY_ACTIVE_SHARE of them seen recently and the others away (Mastodon's
-    rule: only the active ones' feeds written)."""
+    """The celebrity's like three times: every follower active with no activity record (all
+    feeds written), every follower active with a record (all seen a minute ago, as in a
+    deployment whose readers have read once: all feeds written), then with
+    CELEBRITY_ACTIVE_SHARE of them seen recently and the others away (Mastodon's rule: only
+    the active ones' feeds written). The first two differ only in what the writer finds
+    when it looks up each follower's record (``feed.store``'s ``P:seen``)."""
     from bench.state import followers_of
-    from config.redis import get_redis
-    from feed import store
 
     followers = followers_of(graph.celebrity_id)
     results: dict[str, Any] = {"celebrity_followers": len(followers)}
@@ -399,20 +402,26 @@ def _celebrity(url: str, graph: Any) -> dict[str, Any]:
     done_s, holding = _celebrity_like(url, graph, followers, graph.post_ids[0])
     if done_s is None:
         return results
-    log(f"  all followers: complete {done_s:.2f} s after the 2xx; "
+    log(f"  all followers, no records: complete {done_s:.2f} s after the 2xx; "
         f"{holding}/{len(followers)} feeds hold it")  # fmt: skip
     results.update(celebrity_all_feeds_s=done_s, celebrity_feeds_holding=holding)
 
-    now = time.time()
-    every = round(1 / CELEBRITY_ACTIVE_SHARE)
-    active = followers[::every]
-    pipe = get_redis().pipeline(transaction=False)
-    for j, uid in enumerate(followers):
-        pipe.set(store.seen_key(uid), int(now - (0 if j % every == 0 else 30 * 86400)))
-        if j % 10_000 == 9_999 or j == len(followers) - 1:
-            pipe.execute()
+    _activity_record(followers, away_every=0)
     try:
         done_s, holding = _celebrity_like(url, graph, followers, graph.post_ids[1])
+    finally:
+        _activity_forget(followers)
+    if done_s is None:
+        return results
+    log(f"  all followers, seen a minute ago: complete {done_s:.2f} s after the 2xx; "
+        f"{holding}/{len(followers)} feeds hold it")  # fmt: skip
+    results.update(celebrity_seen_feeds_s=done_s, celebrity_seen_feeds_holding=holding)
+
+    every = round(1 / CELEBRITY_ACTIVE_SHARE)
+    active = followers[::every]
+    _activity_record(followers, away_every=every)
+    try:
+        done_s, holding = _celebrity_like(url, graph, followers, graph.post_ids[2])
     finally:
         _activity_forget(followers)
     if done_s is None:
@@ -425,6 +434,21 @@ def _celebrity(url: str, graph: Any) -> dict[str, Any]:
         celebrity_active_feeds_holding=holding,
     )
     return results
+
+
+def _activity_record(user_ids: list[int], *, away_every: int) -> None:
+    """Record every user as seen a minute ago, except (``away_every`` > 0) all but one in
+    ``away_every`` of them, seen 30 days ago (away)."""
+    from config.redis import get_redis
+    from feed import store
+
+    now = time.time()
+    pipe = get_redis().pipeline(transaction=False)
+    for j, uid in enumerate(user_ids):
+        away = away_every > 0 and j % away_every != 0
+        pipe.set(store.seen_key(uid), int(now - (30 * 86400 if away else 60)))
+        if j % 10_000 == 9_999 or j == len(user_ids) - 1:
+            pipe.execute()
 
 
 def _activity_forget(user_ids: list[int]) -> None:

@@ -85,6 +85,9 @@ def test_make_bench_at_toy_size_writes_every_figure(tmp_path, isolated_env):
     assert results["like_vs_pgbench"] > 0  # the like endpoint over its statement's pgbench
     assert results["http_errors"] == 0  # every request of every endpoint answered 2xx
     assert results["celebrity_feeds_holding"] == results["celebrity_followers"]
+    # Every follower with a record of a read a minute ago: every feed is written too.
+    assert isinstance(results["celebrity_seen_feeds_s"], float)
+    assert results["celebrity_seen_feeds_holding"] == results["celebrity_followers"]
     # Mastodon's rule: with a tenth of the followers active, only their feeds hold it.
     assert isinstance(results["celebrity_active_feeds_s"], float)
     assert results["celebrity_active_feeds_holding"] == results["celebrity_active_followers"]
