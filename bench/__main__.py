@@ -397,42 +397,32 @@ def _celebrity(url: str, graph: Any) -> dict[str, Any]:
     from bench.state import followers_of
 
     followers = followers_of(graph.celebrity_id)
+    every = round(1 / CELEBRITY_ACTIVE_SHARE)
+    active = len(followers[::every])
+    # The followers' records (None: none; 0: all seen a minute ago; n: one in n), what the
+    # log says, and the keys of the figures.
+    shapes = [
+        (None, "all followers, no records", "celebrity_all_feeds_s", "celebrity_feeds_holding"),
+        (0, "all followers, seen a minute ago", "celebrity_seen_feeds_s",
+         "celebrity_seen_feeds_holding"),
+        (every, f"active followers only ({active})", "celebrity_active_feeds_s",
+         "celebrity_active_feeds_holding"),
+    ]  # fmt: skip
     results: dict[str, Any] = {"celebrity_followers": len(followers)}
     _activity_forget(followers)
-    done_s, holding = _celebrity_like(url, graph, followers, graph.post_ids[0])
-    if done_s is None:
-        return results
-    log(f"  all followers, no records: complete {done_s:.2f} s after the 2xx; "
-        f"{holding}/{len(followers)} feeds hold it")  # fmt: skip
-    results.update(celebrity_all_feeds_s=done_s, celebrity_feeds_holding=holding)
-
-    _activity_record(followers, away_every=0)
-    try:
-        done_s, holding = _celebrity_like(url, graph, followers, graph.post_ids[1])
-    finally:
-        _activity_forget(followers)
-    if done_s is None:
-        return results
-    log(f"  all followers, seen a minute ago: complete {done_s:.2f} s after the 2xx; "
-        f"{holding}/{len(followers)} feeds hold it")  # fmt: skip
-    results.update(celebrity_seen_feeds_s=done_s, celebrity_seen_feeds_holding=holding)
-
-    every = round(1 / CELEBRITY_ACTIVE_SHARE)
-    active = followers[::every]
-    _activity_record(followers, away_every=every)
-    try:
-        done_s, holding = _celebrity_like(url, graph, followers, graph.post_ids[2])
-    finally:
-        _activity_forget(followers)
-    if done_s is None:
-        return results
-    log(f"  active followers only ({len(active)}): complete {done_s:.2f} s after the 2xx; "
-        f"{holding}/{len(followers)} feeds hold it")  # fmt: skip
-    results.update(
-        celebrity_active_followers=len(active),
-        celebrity_active_feeds_s=done_s,
-        celebrity_active_feeds_holding=holding,
-    )
+    for post, (away_every, what, seconds, holding_key) in enumerate(shapes):
+        if away_every is not None:
+            _activity_record(followers, away_every=away_every)
+        try:
+            done_s, holding = _celebrity_like(url, graph, followers, graph.post_ids[post])
+        finally:
+            _activity_forget(followers)
+        if done_s is None:
+            return results
+        log(f"  {what}: complete {done_s:.2f} s after the 2xx; "
+            f"{holding}/{len(followers)} feeds hold it")  # fmt: skip
+        results.update({seconds: done_s, holding_key: holding})
+    results["celebrity_active_followers"] = active
     return results
 
 

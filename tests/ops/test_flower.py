@@ -51,4 +51,13 @@ def test_flower_runs_with_the_project_app_and_sees_every_worker(live_stack, tmp_
         assert "flower_" in metrics.text and "Traceback" not in log.read_text()
     finally:
         flower.terminate()
-        flower.wait(timeout=30)
+        try:
+            flower.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            # Flower can let one SIGTERM go: seen once in CI's RabbitMQ pass, its event loop
+            # went on with SIGTERM still caught, and a second SIGTERM 9 min later stopped it
+            # at once. Not this project's code (flower/command.py raises SystemExit from its
+            # handler), and what this test checks was already checked: stop it for good
+            # rather than leave it running beside the rest of the suite.
+            flower.kill()
+            flower.wait(timeout=30)

@@ -79,8 +79,8 @@ export class LiveConnection {
     this.openedAt = 0;
     /** @type {number[]} the posts we want live counts for */
     this.wantedPosts = [];
-    /** @type {string} what the server was last told, to skip repeats */
-    this.sentPosts = "";
+    /** @type {string | null} what the server was last told, to skip repeats */
+    this.sentPosts = null;
     /** @type {ReturnType<typeof setTimeout> | undefined} */
     this.retryTimer = undefined;
     /** @type {ReturnType<typeof setTimeout> | undefined} */
@@ -139,7 +139,10 @@ export class LiveConnection {
     } else {
       this.send({ type: "resume", after: this.lastSeq });
     }
-    this.sentPosts = "";
+    // Always a first message, even for no posts: it tells the server where we
+    // stand, so delivery starts now, not after the server's wait for a client
+    // that never speaks (START_GRACE_S in feed/consumers.py).
+    this.sentPosts = null;
     this.sendSubscription();
     this.setState("live", "Live");
   }
