@@ -13,7 +13,7 @@ seq it asked from, ``oldest``: the oldest seq still kept) and should reload its 
 delivery goes on from the kept events.
 
 Until the client says where it stands, nothing is relayed: its first message (``resume``
-or ``subscribe``), or a short grace after the handshake, starts delivery, from the seq that
+or ``subscribe``), or ``START_GRACE_S`` after the handshake, starts delivery, from the seq that
 was current at the handshake when it did not ask for more.
 
 A thin relay: the messages, their publishing and their delivery to this process's sockets
