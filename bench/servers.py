@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from config.processes import stop
 from loadtest.stack import free_port
 
 
@@ -89,11 +90,4 @@ def side_servers(env: dict[str, str], logdir: Path, *, threads: int) -> Iterator
             ports.waits.append((port, procs[-1], log))
         yield ports
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
+        stop(*procs, within_s=20)

@@ -48,7 +48,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from .processes import CONF, WORKERS, StackFailed, Supervisor, Topology, commands
+from .processes import CONF, WORKERS, StackFailed, Supervisor, Topology, commands, stop
 from .run import LogFollower, banner, prepare, production_shaped, serve
 from .services import ROOT, VAR, embedded_services
 
@@ -424,12 +424,7 @@ def started(env: Mapping[str, str], var: Path, *, within_s: float) -> Iterator[d
                 yield json.loads(layout_file.read_text())
                 return
         finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
+            stop(proc, within_s=60)
 
 
 def _took(what: str, since: float) -> None:

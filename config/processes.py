@@ -115,6 +115,21 @@ WORKERS = tuple(name for name in declared() if name.startswith("worker"))
 PROGRAMS = tuple(declared())
 
 
+def stop(*procs: subprocess.Popen[Any], within_s: float) -> None:
+    """SIGTERM each process, then give each up to ``within_s`` to exit, and SIGKILL (and
+    reap) one still running: a program that lets its SIGTERM go (Flower once:
+    tests/ops/test_flower.py) does not outlive what started it. All are asked first, so
+    they stop side by side."""
+    for proc in procs:
+        proc.terminate()  # nothing, for one that has exited
+    for proc in procs:
+        try:
+            proc.wait(timeout=within_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
 class StackFailed(RuntimeError):
     """A program of the stack died while it was starting, or supervisord itself did."""
 

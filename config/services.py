@@ -25,6 +25,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 
+from .processes import stop
+
 ROOT = Path(__file__).resolve().parent.parent
 VAR = Path(os.environ.get("LIKEFEED_VAR", ROOT / "var"))
 DATABASE_NAME = "likefeed"
@@ -81,11 +83,7 @@ def _embedded_redis() -> Iterator[str]:
         _wait_for_port(port, proc)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc, within_s=10)
 
 
 def _wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:

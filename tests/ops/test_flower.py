@@ -9,6 +9,7 @@ import sys
 
 import httpx
 
+from config.processes import stop
 from tests.conftest import ROOT, _database_url, free_port, wait_until
 
 
@@ -50,14 +51,9 @@ def test_flower_runs_with_the_project_app_and_sees_every_worker(live_stack, tmp_
         assert metrics is not None and metrics.status_code == 200, log.read_text()
         assert "flower_" in metrics.text and "Traceback" not in log.read_text()
     finally:
-        flower.terminate()
-        try:
-            flower.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            # Flower can let one SIGTERM go: seen once in CI's RabbitMQ pass, its event loop
-            # went on with SIGTERM still caught, and a second SIGTERM 9 min later stopped it
-            # at once. Not this project's code (flower/command.py raises SystemExit from its
-            # handler), and what this test checks was already checked: stop it for good
-            # rather than leave it running beside the rest of the suite.
-            flower.kill()
-            flower.wait(timeout=30)
+        # Flower can let one SIGTERM go: seen once in CI's RabbitMQ pass, its event loop went
+        # on with SIGTERM still caught, and a second SIGTERM 9 min later stopped it at once.
+        # Not this project's code (flower/command.py raises SystemExit from its handler), and
+        # what this test checks was already checked: ``stop`` kills it after 30 s rather than
+        # leave it running beside the rest of the suite.
+        stop(flower, within_s=30)
