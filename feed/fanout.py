@@ -628,6 +628,17 @@ def _unfeed_write(
     live.feed_items_publish([*batches, *changed.batches(changed.followers, updated)])
 
 
+def unfeed_stale(*, user_id: int, item_ids: Sequence[str]) -> None:
+    """Take items that a read of the user's feed found with no reason to be there (the post
+    deleted, or nothing keeps it) out of that feed, each with its ``feed.remove``, as
+    ``unfeed`` does. The change's own removal may not have reached this feed yet; whichever
+    of the two comes first takes the item out and tells the user's open pages, once (the
+    other finds it gone). Taken out quietly, a read between the change and its removal left
+    the user's other pages holding the item: no event was ever logged for it."""
+    for item_id in item_ids:
+        _unfeed_write(item_id=item_id, gone=[user_id], changed=Grouped([], [], []))
+
+
 def unfanout(
     *, kind: str, items: list[tuple[int, int, int]], counts_of: Collection[int] | None = None
 ) -> None:

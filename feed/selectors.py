@@ -9,8 +9,9 @@ many, the reader's own likes, whether the reader follows each author;
 
 An item whose reason to be there is gone (the post was deleted; the reader follows neither
 its author nor anyone who likes it, and it is not theirs) is dropped from the page and from
-Redis; the removals that tell open pages (``feed.remove``) happen where the change happens
-(``fanout.unfeed``), this only catches what a page sees first. Members written before a post
+Redis with its ``feed.remove`` (``fanout.unfeed_stale``): the removal where the change
+happens (``fanout.unfeed``) tells open pages too, and whichever reaches the feed first
+does, once. Members written before a post
 had one item (``ItemRef.legacy``: one per like) are rewritten as the post's item as pages
 meet them (its first, newest, one kept; the others dropped), so feeds survive the change.
 """
@@ -23,7 +24,7 @@ from typing import Any
 from social import selectors as social_selectors
 
 from . import store
-from .fanout import NOTHING, feed_item_json, post_contexts
+from .fanout import NOTHING, feed_item_json, post_contexts, unfeed_stale
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +39,7 @@ def feed_page(*, viewer_id: int, limit: int, before: str | None) -> FeedPage:
     contexts = post_contexts((viewer_id, p.pk, p.author_id) for p in posts.values())
 
     items, stale, seen, rewritten = [], [], set(), []
+    gone: list[str] = []  # post items with no reason to be there: removed with their event
     for ref in refs:
         post = posts.get(ref.post_id)
         context = contexts.get((viewer_id, ref.post_id), NOTHING)
@@ -46,7 +48,7 @@ def feed_page(*, viewer_id: int, limit: int, before: str | None) -> FeedPage:
                 stale.append(ref.id)
             continue
         if post is None or not context.kept:
-            stale.append(ref.id)  # deleted, or nothing keeps it
+            (stale if ref.legacy else gone).append(ref.id)  # deleted, or nothing keeps it
             continue
         seen.add(ref.post_id)
         if ref.legacy:
@@ -58,4 +60,6 @@ def feed_page(*, viewer_id: int, limit: int, before: str | None) -> FeedPage:
     store.feed_add_quietly(user_id=viewer_id, items=rewritten)
     if stale:
         store.feed_remove(item_ids=stale, user_ids=[viewer_id])
+    if gone:
+        unfeed_stale(user_id=viewer_id, item_ids=gone)
     return FeedPage(items=items, next=next_cursor)

@@ -237,6 +237,28 @@ def test_unlike_unfollow_and_delete_remove_the_item_live_and_resume_replays_it(
     assert replayed[-1]["id"] == f"p:{own['id']}"
 
 
+def test_an_item_a_feed_read_finds_stale_is_removed_live_once(ws_url, make_user, api):
+    """A read that meets an item nothing keeps (here one no change ever placed: a stranger's
+    post written straight into the feed, so no removal of its own will come) takes it out
+    with its ``feed.remove``, which the user's open page gets; a second read finds nothing
+    more to remove. (A delete's removal could reach a feed after a read had taken the item
+    out quietly, and then nothing told the user's other pages.)"""
+    from feed import store
+
+    stranger, fan = make_user(), make_user()
+    post = api(stranger).post("/api/posts/", json={"body": "not for fan"}).json()
+    item_id = store.post_item_id(post_id=post["id"])
+    store.feed_add_quietly(user_id=fan["id"], items=[(item_id, 1.0)])
+    with ws_connect(ws_url, token=fan["token"]) as ws:
+        ws.send('{"type": "resume", "after": 0}')
+        assert api(fan).get("/api/feed/").json()["items"] == []
+        removed, _ = receive_until(ws, is_feed_event)
+        assert removed == {"type": "feed.remove", "seq": 1, "id": item_id}
+        assert api(fan).get("/api/feed/").json()["items"] == []
+        assert [m for m in drain(ws) if is_feed_event(m)] == []
+    assert post["id"] not in _feed_in_redis(fan["id"])
+
+
 def _feed_in_redis(user_id: int) -> list[int]:
     """The post ids the user's feed holds in Redis (not what a page read shows)."""
     from feed import store
